@@ -1,0 +1,323 @@
+"""Visual Transformer layers of Wu et al. 2020, "Visual Transformers" (arXiv 2006.03677), Sec. 3.
+
+Notation follows the paper. A feature map X [B, H, W, C] is read as HW pixels of C channels
+(``X_flat`` [B, HW, C]); visual tokens T are [B, L, Ct] with L tokens of Ct channels. Every weight
+is a bias-free matrix, as in the paper's equations.
+
+One deliberate deviation: the content-content products (recurrent tokenizer, transformer,
+projector) are divided by sqrt(d) as in Vaswani et al. 2017. The paper's equations leave the
+scale out; without it the logits of 256-1024 channel features saturate the softmax at
+initialisation. The filter tokenizer's logits are a plain linear map and are not scaled.
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+import tf_keras as keras
+
+
+def _flatten_pixels(x: tf.Tensor) -> tf.Tensor:
+    """[B, H, W, C] -> [B, HW, C]."""
+    return tf.reshape(x, [tf.shape(x)[0], -1, x.shape[-1]])
+
+
+def _pool_tokens(attention: tf.Tensor, pixels: tf.Tensor, w_v: tf.Variable | None) -> tf.Tensor:
+    """T = A^T (X_flat W_V): attention [B, HW, L], pixels [B, HW, C] -> tokens [B, L, Ct].
+
+    Computed as (A^T X_flat) W_V, which is the same product with the cheap L-row side first.
+    """
+    tokens = tf.einsum("bnl,bnc->blc", attention, pixels)
+    return tokens if w_v is None else tokens @ w_v
+
+
+def _add_value_projection(
+    layer: keras.layers.Layer, channels: int, token_channels: int | None
+) -> tf.Variable | None:
+    """W_V [C, Ct] of a tokenizer, or None when the tokens keep the feature map's C channels."""
+    if token_channels is None or token_channels == channels:
+        return None
+    return layer.add_weight(name="w_v", shape=(channels, token_channels))
+
+
+@keras.saving.register_keras_serializable(package="vt")
+class FilterTokenizer(keras.layers.Layer):
+    """Filter-based tokenizer, Sec. 3.1.1: T = softmax_HW(X_flat W_A)^T X_flat.
+
+    Each of the L filters in W_A [C, L] scores every pixel; the softmax over the HW pixels turns
+    the scores into a spatial attention map that pools the pixels into one token.
+
+    Args:
+        num_tokens: L, the number of visual tokens.
+        token_channels: Ct. When set and different from C, the pooled values are projected,
+            T = A^T (X_flat W_V) with W_V [C, Ct].
+
+    Input: feature map X [B, H, W, C].
+    Output: tokens T [B, L, Ct] (Ct = C when token_channels is None).
+    """
+
+    def __init__(self, num_tokens: int = 16, token_channels: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.num_tokens = num_tokens
+        self.token_channels = token_channels
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        self.w_a = self.add_weight(name="w_a", shape=(channels, self.num_tokens))
+        self.w_v = _add_value_projection(self, channels, self.token_channels)
+        super().build(input_shape)
+
+    def attention(self, x: tf.Tensor) -> tf.Tensor:
+        """A = softmax_HW(X_flat W_A): X [B, H, W, C] -> A [B, HW, L], summing to 1 over HW."""
+        logits = _flatten_pixels(x) @ self.w_a
+        return tf.nn.softmax(logits, axis=1)
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        attention = self.attention(x)
+        return _pool_tokens(attention, _flatten_pixels(x), self.w_v)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "num_tokens": self.num_tokens,
+            "token_channels": self.token_channels,
+        }
+
+
+@keras.saving.register_keras_serializable(package="vt")
+class RecurrentTokenizer(keras.layers.Layer):
+    """Recurrent tokenizer, Sec. 3.1.2: W_R = T_in W_{T->R}, T = softmax_HW(X_flat W_R^T)^T X_flat.
+
+    The previous module's tokens choose the pixel-grouping filters, so tokenisation depends on
+    the image content. The number of tokens L is that of T_in.
+
+    Args:
+        token_channels: Ct of the output tokens. When set and different from C, the pooled
+            values are projected, T = A^T (X_flat W_V) with W_V [C, Ct].
+
+    Inputs: [X [B, H, W, C], T_in [B, L, Ct_in]].
+    Output: tokens T [B, L, Ct] (Ct = C when token_channels is None).
+    """
+
+    def __init__(self, token_channels: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.token_channels = token_channels
+
+    def build(self, input_shape):
+        x_shape, tokens_shape = input_shape
+        channels = x_shape[-1]
+        self.w_tr = self.add_weight(name="w_tr", shape=(tokens_shape[-1], channels))
+        self.w_v = _add_value_projection(self, channels, self.token_channels)
+        super().build(input_shape)
+
+    def attention(self, inputs: list[tf.Tensor]) -> tf.Tensor:
+        """A = softmax_HW(X_flat W_R^T / sqrt(C)): -> A [B, HW, L], summing to 1 over HW."""
+        x, tokens = inputs
+        w_r = tokens @ self.w_tr  # [B, L, C]: one pixel-grouping filter per input token.
+        logits = tf.einsum("bnc,blc->bnl", _flatten_pixels(x), w_r)
+        return tf.nn.softmax(logits / math.sqrt(x.shape[-1]), axis=1)
+
+    def call(self, inputs: list[tf.Tensor]) -> tf.Tensor:
+        x, _ = inputs
+        attention = self.attention(inputs)
+        return _pool_tokens(attention, _flatten_pixels(x), self.w_v)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "token_channels": self.token_channels}
+
+
+@keras.saving.register_keras_serializable(package="vt")
+class TokenTransformer(keras.layers.Layer):
+    """Transformer over visual tokens, Sec. 3.2.
+
+        T'_out = T_in + softmax_L((T_in K)(T_in Q)^T / sqrt(d)) (T_in V)      (Eq. 3)
+        T_out = T'_out + relu(T'_out F1) F2                                    (Eq. 4)
+
+    With one head there is no value or output projection (V is the identity), which is the
+    paper's form. With num_heads > 1, K, Q and a value projection V [C, C] are split into heads
+    along channels, the heads are concatenated and mixed by an output projection [C, C].
+
+    Args:
+        num_heads: attention heads; must divide key_channels and C.
+        key_channels: width of T K and T Q, summed over heads. Defaults to C // 2 (paper).
+        ffn_channels: width of F1 [C, ffn_channels]. Defaults to C (paper).
+
+    Input: tokens T_in [B, L, C].
+    Output: tokens T_out [B, L, C].
+    """
+
+    def __init__(
+        self,
+        num_heads: int = 1,
+        key_channels: int | None = None,
+        ffn_channels: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.key_channels = key_channels
+        self.ffn_channels = ffn_channels
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        key_channels = self.key_channels or channels // 2
+        ffn_channels = self.ffn_channels or channels
+        if key_channels % self.num_heads or channels % self.num_heads:
+            raise ValueError(
+                f"num_heads={self.num_heads} must divide key_channels={key_channels} "
+                f"and token channels={channels}."
+            )
+        self.w_k = self.add_weight(name="w_k", shape=(channels, key_channels))
+        self.w_q = self.add_weight(name="w_q", shape=(channels, key_channels))
+        self.w_v = self.w_o = None
+        if self.num_heads > 1:
+            self.w_v = self.add_weight(name="w_v", shape=(channels, channels))
+            self.w_o = self.add_weight(name="w_o", shape=(channels, channels))
+        self.w_f1 = self.add_weight(name="w_f1", shape=(channels, ffn_channels))
+        self.w_f2 = self.add_weight(name="w_f2", shape=(ffn_channels, channels))
+        super().build(input_shape)
+
+    def attention(self, tokens: tf.Tensor) -> tf.Tensor:
+        """softmax_L((T K)(T Q)^T / sqrt(d)): T [B, L, C] -> [B, heads, L, L], rows sum to 1."""
+        keys = self._split_heads(tokens @ self.w_k)
+        queries = self._split_heads(tokens @ self.w_q)
+        logits = tf.einsum("bhid,bhjd->bhij", keys, queries)
+        return tf.nn.softmax(logits / math.sqrt(keys.shape[-1]), axis=-1)
+
+    def call(self, tokens: tf.Tensor) -> tf.Tensor:
+        attention = self.attention(tokens)
+        values = tokens if self.w_v is None else tokens @ self.w_v
+        mixed = self._merge_heads(attention @ self._split_heads(values))
+        if self.w_o is not None:
+            mixed = mixed @ self.w_o
+        tokens = tokens + mixed
+        return tokens + tf.nn.relu(tokens @ self.w_f1) @ self.w_f2
+
+    def _split_heads(self, x: tf.Tensor) -> tf.Tensor:
+        """[B, L, D] -> [B, heads, L, D / heads]."""
+        x = tf.reshape(x, [tf.shape(x)[0], -1, self.num_heads, x.shape[-1] // self.num_heads])
+        return tf.transpose(x, [0, 2, 1, 3])
+
+    def _merge_heads(self, x: tf.Tensor) -> tf.Tensor:
+        """[B, heads, L, D / heads] -> [B, L, D]."""
+        x = tf.transpose(x, [0, 2, 1, 3])
+        return tf.reshape(x, [tf.shape(x)[0], -1, self.num_heads * x.shape[-1]])
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "key_channels": self.key_channels,
+            "ffn_channels": self.ffn_channels,
+        }
+
+
+@keras.saving.register_keras_serializable(package="vt")
+class Projector(keras.layers.Layer):
+    """Projector, Sec. 3.3: X_out = X_in + softmax_L((X_in W_Q)(T W_K)^T / sqrt(C)) (T W_V).
+
+    Every pixel attends over the L tokens and adds back what it reads. W_Q [C, C], W_K [Ct, C]
+    and W_V [Ct, C]; the paper drops W_V when Ct == C, it is kept so token and feature widths
+    may differ.
+
+    Inputs: [X_in [B, H, W, C], T [B, L, Ct]].
+    Output: feature map X_out [B, H, W, C].
+    """
+
+    def build(self, input_shape):
+        x_shape, tokens_shape = input_shape
+        channels, token_channels = x_shape[-1], tokens_shape[-1]
+        self.w_q = self.add_weight(name="w_q", shape=(channels, channels))
+        self.w_k = self.add_weight(name="w_k", shape=(token_channels, channels))
+        self.w_v = self.add_weight(name="w_v", shape=(token_channels, channels))
+        super().build(input_shape)
+
+    def attention(self, inputs: list[tf.Tensor]) -> tf.Tensor:
+        """Pixel-to-token attention: -> [B, HW, L], summing to 1 over the L tokens."""
+        x, tokens = inputs
+        queries = _flatten_pixels(x) @ self.w_q  # [B, HW, C]
+        keys = tokens @ self.w_k  # [B, L, C]
+        logits = tf.einsum("bnc,blc->bnl", queries, keys)
+        return tf.nn.softmax(logits / math.sqrt(x.shape[-1]), axis=-1)
+
+    def call(self, inputs: list[tf.Tensor]) -> tf.Tensor:
+        x, tokens = inputs
+        attention = self.attention(inputs)
+        update = attention @ (tokens @ self.w_v)  # [B, HW, C]
+        return x + tf.reshape(update, tf.shape(x))
+
+
+@keras.saving.register_keras_serializable(package="vt")
+class VTModule(keras.layers.Layer):
+    """One visual-transformer module (Fig. 1): tokenizer -> transformer -> projector.
+
+    Kept minimal: no BatchNorm or ReLU is added after the projector, because the paper's
+    equations (1)-(5) define the module as exactly these three residual operations.
+
+    Args:
+        num_tokens: L for the filter-based tokenizer. A recurrent module keeps the number of
+            tokens it is given.
+        token_channels: Ct of the tokens; None keeps the feature map's C.
+        num_heads: heads of the token transformer (1 is the paper's form).
+        recurrent: use the recurrent tokenizer, fed the previous module's tokens.
+        project: run the projector. A classifier that reads only the tokens of its last module
+            sets False there, so that module has no weights without gradient; X is then
+            returned unchanged.
+
+    Inputs: X [B, H, W, C], or [X, T_in [B, L, Ct_in]] when recurrent.
+    Outputs: (X_out [B, H, W, C], T_out [B, L, Ct]).
+    """
+
+    def __init__(
+        self,
+        num_tokens: int = 16,
+        token_channels: int | None = None,
+        num_heads: int = 1,
+        recurrent: bool = False,
+        project: bool = True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_tokens = num_tokens
+        self.token_channels = token_channels
+        self.num_heads = num_heads
+        self.recurrent = recurrent
+        self.project = project
+        if recurrent:
+            self.tokenizer = RecurrentTokenizer(token_channels, name="tokenizer")
+        else:
+            self.tokenizer = FilterTokenizer(num_tokens, token_channels, name="tokenizer")
+        self.transformer = TokenTransformer(num_heads, name="transformer")
+        self.projector = Projector(name="projector") if project else None
+
+    def build(self, input_shape):
+        if self.recurrent:
+            x_shape, tokens_in_shape = input_shape
+            num_tokens = tokens_in_shape[1]
+        else:
+            x_shape, num_tokens = input_shape, self.num_tokens
+        tokens_shape = (x_shape[0], num_tokens, self.token_channels or x_shape[-1])
+        self.tokenizer.build(input_shape)
+        self.transformer.build(tokens_shape)
+        if self.projector is not None:
+            self.projector.build([x_shape, tokens_shape])
+        super().build(input_shape)
+
+    def call(self, inputs: tf.Tensor | list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+        x = inputs[0] if self.recurrent else inputs
+        tokens = self.tokenizer(inputs)
+        tokens = self.transformer(tokens)
+        if self.projector is not None:
+            x = self.projector([x, tokens])
+        return x, tokens
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "num_tokens": self.num_tokens,
+            "token_channels": self.token_channels,
+            "num_heads": self.num_heads,
+            "recurrent": self.recurrent,
+            "project": self.project,
+        }

@@ -1,0 +1,66 @@
+"""Transform's module: decode, resize and normalise images (`preprocessing_fn`).
+
+Runs once over the data in Beam (TFX Transform) and again, as the same graph, inside every
+exported model, so serving sees exactly the training-time preprocessing. The per-channel mean
+and standard deviation are computed over the training split by tft analyzers.
+
+Raw features in:  image (encoded PNG/JPEG bytes, [B, 1]), label (int64, [B, 1]).
+Features out:     image (float32 [B, S, S, 3], zero mean and unit variance per channel),
+                  label (int64 [B]).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+IMAGE_KEY = "image"
+LABEL_KEY = "label"
+DEFAULT_IMAGE_SIZE = 32
+
+
+def decode_and_resize(encoded: tf.Tensor, image_size: int) -> tf.Tensor:
+    """Decodes a batch of encoded images to float32 [B, S, S, 3] in [0, 1].
+
+    Grey images are expanded to three channels; any size is resized (bilinear) to S x S.
+    """
+
+    def decode_one(data: tf.Tensor) -> tf.Tensor:
+        image = tf.io.decode_image(data, channels=3, expand_animations=False)
+        image = tf.image.convert_image_dtype(image, tf.float32)
+        image = tf.image.resize(image, [image_size, image_size])
+        return tf.ensure_shape(image, [image_size, image_size, 3])
+
+    return tf.map_fn(
+        decode_one,
+        tf.reshape(encoded, [-1]),
+        fn_output_signature=tf.TensorSpec([image_size, image_size, 3], tf.float32),
+    )
+
+
+def normalize_channels(images: tf.Tensor) -> tf.Tensor:
+    """Standardises each channel with its mean and deviation over the whole training split.
+
+    Every image has the same number of pixels, so the mean of per-image channel means is the
+    exact pixel mean (likewise for the mean of squares).
+    """
+    per_image_mean = tf.reduce_mean(images, axis=[1, 2])
+    per_image_mean_sq = tf.reduce_mean(tf.square(images), axis=[1, 2])
+    mean = tft.mean(per_image_mean, reduce_instance_dims=False, name="channel_mean")
+    mean_sq = tft.mean(per_image_mean_sq, reduce_instance_dims=False, name="channel_mean_sq")
+    std = tf.sqrt(tf.maximum(mean_sq - tf.square(mean), 1e-12))
+    return (images - mean) / std
+
+
+def preprocessing_fn(
+    inputs: dict[str, tf.Tensor], custom_config: dict[str, Any] | None = None
+) -> dict[str, tf.Tensor]:
+    """TFX Transform entry point. `custom_config` may set `image_size` (default 32)."""
+    image_size = int((custom_config or {}).get("image_size", DEFAULT_IMAGE_SIZE))
+    images = decode_and_resize(inputs[IMAGE_KEY], image_size)
+    return {
+        IMAGE_KEY: normalize_channels(images),
+        LABEL_KEY: tf.reshape(inputs[LABEL_KEY], [-1]),
+    }

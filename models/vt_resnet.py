@@ -1,0 +1,57 @@
+"""VT-ResNet (Wu et al. 2020, Sec. 4.1): a ResNet whose last stage is replaced by VT modules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import tf_keras as keras
+from tf_keras import layers
+
+from models.layers.vt import VTModule
+from models.resnet import resnet_features
+
+
+def build_vt_resnet(
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    *,
+    depths: Sequence[int],
+    widths: Sequence[int],
+    block: str = "basic",
+    stem: str = "imagenet",
+    num_vt_modules: int,
+    num_tokens: int = 16,
+    token_channels: int | None = None,
+    num_heads: int = 1,
+    name: str = "vt_resnet",
+) -> keras.Model:
+    """VT-ResNet classifier: image [B, H, W, 3] -> logits [B, num_classes].
+
+    depths and widths are the four-stage tables of the ResNet being modified (e.g. ResNet-18's).
+    Its stem and first three stages are built (the paper's stages 1-4); the fourth stage is
+    replaced by `num_vt_modules` VT modules working on the third stage's feature map
+    [B, H', W', widths[2] * expansion]. The first module uses the filter-based tokenizer, the
+    others the recurrent one fed the previous module's tokens. The head averages the last
+    module's L tokens [B, L, Ct] and maps them to logits; that module skips its projector,
+    whose output the head would not read.
+    """
+    if len(depths) != 4 or len(widths) != 4:
+        raise ValueError(f"Expected four-stage ResNet tables, got {depths=} {widths=}.")
+    if num_vt_modules < 1:
+        raise ValueError(f"num_vt_modules must be >= 1, got {num_vt_modules}.")
+    inputs = keras.Input(input_shape, name="image")
+    x = resnet_features(inputs, depths=depths[:3], widths=widths[:3], block=block, stem=stem)
+    tokens = None
+    for i in range(num_vt_modules):
+        module = VTModule(
+            num_tokens=num_tokens,
+            token_channels=token_channels,
+            num_heads=num_heads,
+            recurrent=i > 0,
+            project=i < num_vt_modules - 1,
+            name=f"vt{i + 1}",
+        )
+        x, tokens = module(x if tokens is None else [x, tokens])
+    x = layers.GlobalAveragePooling1D(name="token_pool")(tokens)
+    outputs = layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name=name)

@@ -1,0 +1,72 @@
+import pytest
+
+from pipeline.config import (
+    PRESETS,
+    ModelConfig,
+    PipelineConfig,
+    TrainConfig,
+    apply_overrides,
+    get_preset,
+)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_builds_a_config(name):
+    assert isinstance(get_preset(name), PipelineConfig)
+
+
+def test_unknown_preset_names_the_known_ones():
+    with pytest.raises(ValueError, match="known presets: cifar10, default"):
+        get_preset("cifar11")
+
+
+def test_overrides_convert_to_the_field_type():
+    config = apply_overrides(
+        get_preset("default"),
+        {
+            "train.epochs": "3",
+            "train.learning_rate": "0.01",
+            "train.augment": "false",
+            "train.steps_per_epoch": "none",
+            "candidate.overrides": '{"num_tokens": 8}',
+            "beam_args": "--direct_num_workers=2,--direct_running_mode=multi_processing",
+        },
+    )
+    assert config.train.epochs == 3
+    assert config.train.learning_rate == 0.01
+    assert config.train.augment is False
+    assert config.train.steps_per_epoch is None
+    assert config.candidate.overrides == {"num_tokens": 8}
+    assert config.beam_args == (
+        "--direct_num_workers=2",
+        "--direct_running_mode=multi_processing",
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("train.epoch", "3", "unknown config field 'train.epoch'"),
+        ("train.epochs", "three", "not a valid"),
+        ("train.augment", "maybe", "not a valid"),
+        ("name.first", "x", "has no sub-fields"),
+    ],
+)
+def test_bad_overrides_say_what_is_wrong(key, value, message):
+    with pytest.raises(ValueError, match=message):
+        apply_overrides(get_preset("default"), {key: value})
+
+
+def test_model_config_replaces_only_the_fields_it_sets():
+    shared = TrainConfig(epochs=5, learning_rate=0.1)
+    assert ModelConfig("m", epochs=0).train_config(shared) == TrainConfig(
+        epochs=0, learning_rate=0.1
+    )
+    assert ModelConfig("m").train_config(shared) == shared
+
+
+def test_paths_derive_from_output_root_and_name(tmp_path):
+    config = apply_overrides(get_preset("default"), {"output_root": str(tmp_path), "name": "x"})
+    assert config.pipeline_root == str(tmp_path / "pipelines" / "x")
+    assert config.metadata_path == str(tmp_path / "metadata" / "x" / "metadata.db")
+    assert config.serving_dir == str(tmp_path / "serving" / "x")

@@ -1,0 +1,81 @@
+"""preprocessing_fn run through real tf.Transform (Beam analysis + transform)."""
+
+import io
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from PIL import Image
+from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+from models import preprocessing
+
+
+def encode(pixels: np.ndarray, fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def images() -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 256, (8, 8, 3), dtype=np.uint8) for _ in range(6)]
+
+
+def analyze_and_transform(raw, tmp_path, image_size):
+    feature_spec = {
+        "image": tf.io.FixedLenFeature([1], tf.string),
+        "label": tf.io.FixedLenFeature([1], tf.int64),
+    }
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(feature_spec))
+    with tft_beam.Context(temp_dir=str(tmp_path)):
+        (transformed, _), transform_fn = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
+            lambda inputs: preprocessing.preprocessing_fn(inputs, {"image_size": image_size}),
+            output_record_batches=False,
+        )
+    return transformed, transform_fn
+
+
+def test_images_are_normalised_with_training_split_channel_statistics(images, tmp_path):
+    raw = [{"image": [encode(px)], "label": [i % 3]} for i, px in enumerate(images)]
+    transformed, _ = analyze_and_transform(raw, tmp_path, image_size=8)
+
+    pixels = np.stack(images).astype(np.float32) / 255.0
+    mean = pixels.mean(axis=(0, 1, 2))
+    std = pixels.std(axis=(0, 1, 2))
+    out = np.stack([np.asarray(t["image"]).reshape(8, 8, 3) for t in transformed])
+    np.testing.assert_allclose(out, (pixels - mean) / std, atol=1e-4)
+    np.testing.assert_allclose(out.mean(axis=(0, 1, 2)), 0.0, atol=1e-5)
+    np.testing.assert_allclose(out.std(axis=(0, 1, 2)), 1.0, atol=1e-4)
+    assert [int(np.asarray(t["label"]).reshape(-1)[0]) for t in transformed] == [0, 1, 2, 0, 1, 2]
+
+
+def test_jpeg_grey_and_odd_sizes_are_decoded_to_rgb_at_the_model_size(tmp_path):
+    grey = np.full((20, 10), 128, dtype=np.uint8)
+    colour = np.zeros((5, 7, 3), dtype=np.uint8)
+    raw = [
+        {"image": [encode(grey, "JPEG")], "label": [0]},
+        {"image": [encode(colour)], "label": [1]},
+    ]
+    transformed, _ = analyze_and_transform(raw, tmp_path, image_size=16)
+    for example in transformed:
+        assert np.asarray(example["image"]).size == 16 * 16 * 3
+
+
+def test_transform_graph_applies_the_same_statistics_at_serving_time(images, tmp_path):
+    raw = [{"image": [encode(px)], "label": [0]} for px in images]
+    transformed, transform_fn = analyze_and_transform(raw, tmp_path / "tmp", image_size=8)
+    output_dir = str(tmp_path / "transform_fn")
+    _ = transform_fn | tft_beam.WriteTransformFn(output_dir)
+
+    layer = tft.TFTransformOutput(output_dir).transform_features_layer()
+    served = layer({"image": tf.constant([[encode(images[0])]])})
+    assert set(served) == {"image"}, "a serving request without a label must still transform"
+    np.testing.assert_allclose(
+        served["image"].numpy().reshape(8, 8, 3),
+        np.asarray(transformed[0]["image"]).reshape(8, 8, 3),
+        atol=1e-5,
+    )

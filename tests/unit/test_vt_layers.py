@@ -1,0 +1,140 @@
+"""Shapes, attention axes, gradient flow and serialisation of the VT layers."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from models.layers.vt import (
+    FilterTokenizer,
+    Projector,
+    RecurrentTokenizer,
+    TokenTransformer,
+    VTModule,
+)
+
+B, H, W, C = 2, 6, 5, 8  # H != W and HW != L, so a wrong axis shows up in the shapes.
+L, CT = 4, 12
+
+
+@pytest.fixture
+def x() -> tf.Tensor:
+    return tf.random.stateless_normal([B, H, W, C], seed=[0, 1])
+
+
+@pytest.fixture
+def tokens() -> tf.Tensor:
+    return tf.random.stateless_normal([B, L, CT], seed=[0, 2])
+
+
+@pytest.mark.parametrize("token_channels, expected", [(None, C), (C, C), (CT, CT)])
+def test_filter_tokenizer_shape(x, token_channels, expected):
+    out = FilterTokenizer(num_tokens=L, token_channels=token_channels)(x)
+    assert out.shape == (B, L, expected)
+
+
+@pytest.mark.parametrize("token_channels, expected", [(None, C), (CT, CT)])
+def test_recurrent_tokenizer_shape(x, tokens, token_channels, expected):
+    out = RecurrentTokenizer(token_channels=token_channels)([x, tokens])
+    assert out.shape == (B, L, expected)
+
+
+@pytest.mark.parametrize("num_heads", [1, 2])
+def test_token_transformer_shape(tokens, num_heads):
+    assert TokenTransformer(num_heads=num_heads)(tokens).shape == (B, L, CT)
+
+
+def test_projector_shape(x, tokens):
+    assert Projector()([x, tokens]).shape == (B, H, W, C)
+
+
+@pytest.mark.parametrize("token_channels", [None, CT])
+def test_vt_module_shapes(x, token_channels):
+    first = VTModule(num_tokens=L, token_channels=token_channels)
+    x_out, t_out = first(x)
+    assert x_out.shape == (B, H, W, C)
+    assert t_out.shape == (B, L, token_channels or C)
+    x_out, t_out = VTModule(token_channels=token_channels, recurrent=True)([x_out, t_out])
+    assert x_out.shape == (B, H, W, C)
+    assert t_out.shape == (B, L, token_channels or C)
+
+
+def test_vt_module_without_projector_returns_input_map(x):
+    x_out, t_out = VTModule(num_tokens=L, project=False)(x)
+    np.testing.assert_array_equal(x_out, x)
+    assert t_out.shape == (B, L, C)
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_tokenizer_attention_is_softmax_over_pixels(x, tokens, recurrent):
+    if recurrent:
+        tokenizer, inputs = RecurrentTokenizer(token_channels=CT), [x, tokens]
+    else:
+        tokenizer, inputs = FilterTokenizer(num_tokens=L, token_channels=CT), x
+    out = tokenizer(inputs)
+    attention = tokenizer.attention(inputs)
+    assert attention.shape == (B, H * W, L)
+    np.testing.assert_allclose(tf.reduce_sum(attention, axis=1), np.ones((B, L)), atol=1e-5)
+    # The tokens are the attention-weighted pixels, projected to Ct: T = A^T X_flat W_V.
+    pixels = tf.reshape(x, [B, H * W, C])
+    expected = tf.matmul(attention, pixels, transpose_a=True) @ tokenizer.w_v
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_projector_attention_is_softmax_over_tokens(x, tokens):
+    projector = Projector()
+    out = projector([x, tokens])
+    attention = projector.attention([x, tokens])
+    assert attention.shape == (B, H * W, L)
+    np.testing.assert_allclose(tf.reduce_sum(attention, axis=-1), np.ones((B, H * W)), atol=1e-5)
+    update = tf.reshape(attention @ (tokens @ projector.w_v), [B, H, W, C])
+    np.testing.assert_allclose(out, x + update, rtol=1e-4, atol=1e-5)
+
+
+def test_transformer_attention_is_softmax_over_tokens(tokens):
+    transformer = TokenTransformer(num_heads=2)
+    transformer(tokens)
+    attention = transformer.attention(tokens)
+    assert attention.shape == (B, 2, L, L)
+    np.testing.assert_allclose(tf.reduce_sum(attention, axis=-1), np.ones((B, 2, L)), atol=1e-5)
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+@pytest.mark.parametrize("num_heads", [1, 2])
+def test_gradients_reach_every_vt_module_weight(x, tokens, recurrent, num_heads):
+    module = VTModule(num_tokens=L, token_channels=CT, num_heads=num_heads, recurrent=recurrent)
+    inputs = [x, tokens] if recurrent else x
+    with tf.GradientTape() as tape:
+        x_out, t_out = module(inputs)
+        loss = tf.reduce_sum(x_out * tf.sin(x_out)) + tf.reduce_sum(t_out * tf.cos(t_out))
+    grads = tape.gradient(loss, module.trainable_weights)
+    assert len(grads) == len(module.trainable_weights) > 0
+    for weight, grad in zip(module.trainable_weights, grads, strict=True):
+        assert grad is not None, weight.name
+        assert float(tf.reduce_max(tf.abs(grad))) > 0.0, weight.name
+
+
+LAYER_CASES = {
+    "filter_tokenizer": (lambda: FilterTokenizer(num_tokens=L, token_channels=CT), "x"),
+    "recurrent_tokenizer": (lambda: RecurrentTokenizer(token_channels=C), "x_tokens"),
+    "token_transformer": (lambda: TokenTransformer(num_heads=2, key_channels=8), "tokens"),
+    "projector": (Projector, "x_tokens"),
+    "vt_module": (lambda: VTModule(num_tokens=L, token_channels=CT, num_heads=2), "x"),
+    "vt_module_recurrent": (lambda: VTModule(recurrent=True, project=False), "x_tokens"),
+}
+
+
+@pytest.mark.parametrize("case", list(LAYER_CASES))
+def test_config_round_trip_gives_identical_outputs(x, tokens, case):
+    make_layer, input_kind = LAYER_CASES[case]
+    inputs = {"x": x, "tokens": tokens, "x_tokens": [x, tokens]}[input_kind]
+    layer = make_layer()
+    expected = layer(inputs)
+
+    config = keras.layers.serialize(layer)
+    clone = keras.layers.deserialize(config)
+    assert clone.get_config() == layer.get_config()
+    clone(inputs)
+    clone.set_weights(layer.get_weights())
+    for got, want in zip(tf.nest.flatten(clone(inputs)), tf.nest.flatten(expected), strict=True):
+        np.testing.assert_array_equal(got, want)
