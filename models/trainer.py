@@ -161,7 +161,7 @@ class EpochLog(keras.callbacks.Callback):
         with tf.io.gfile.GFile(self.history_path, "w") as f:
             json.dump(self.history, f, indent=1)
         metrics = " ".join(f"{k}={v:.4f}" for k, v in sorted(logs.items()) if k != "lr")
-        logging.warning(
+        logging.info(
             "[%s] epoch %d: %s (%.0f images/s)",
             self.model_name,
             epoch + 1,
@@ -233,7 +233,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         steps_per_epoch = train["steps_per_epoch"] or math.ceil(num_train / train["batch_size"])
         _fit(model, fn_args, tf_transform_output, train, steps_per_epoch, config["model"])
     else:
-        logging.warning("[%s] epochs=0: exporting the untrained model", config["model"])
+        logging.info("[%s] epochs=0: exporting the untrained model", config["model"])
     export_serving_model(model, tf_transform_output, class_names, fn_args.serving_model_dir)
 
 

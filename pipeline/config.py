@@ -52,7 +52,7 @@ class TrainConfig:
       seed: seeds weights, shuffling and augmentation.
     """
 
-    epochs: int = 8
+    epochs: int = 30
     batch_size: int = 64
     learning_rate: float = 2e-3
     warmup_epochs: int = 1

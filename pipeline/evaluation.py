@@ -1,7 +1,8 @@
 """The TFMA evaluation of a run: VT (candidate) against the CNN (baseline), with slices.
 
 The Evaluator blesses the candidate when its top-1 accuracy on the overall slice clears the
-absolute floor and beats the baseline by at least `min_gain`. TFMA skips thresholds on the
+absolute floor and beats the baseline by at least `min_gain` (per-class slices are reported,
+not gated: a plain `threshold` would gate every slice). TFMA skips thresholds on the
 baseline model, so the winner selection (`components/winner`) checks the CNN's floor from the
 same metrics.
 """
@@ -44,9 +45,14 @@ def build_eval_config(
             absolute={"value": gate.min_gain},
         ),
     )
+    overall_only = tfma.PerSliceMetricThreshold(
+        slicing_specs=[tfma.SlicingSpec()], threshold=accuracy_threshold
+    )
     metrics = [
         tfma.MetricConfig(class_name="ExampleCount"),
-        tfma.MetricConfig(class_name="SparseCategoricalAccuracy", threshold=accuracy_threshold),
+        tfma.MetricConfig(
+            class_name="SparseCategoricalAccuracy", per_slice_thresholds=[overall_only]
+        ),
     ]
     slicing_specs = [tfma.SlicingSpec()] + [
         tfma.SlicingSpec(feature_keys=[feature]) for feature in slice_features

@@ -27,30 +27,37 @@ def quiet_tensorflow() -> None:
 
 
 class _ProgressFilter(logging.Filter):
-    """Keeps warnings and errors, TFX's component start/finish lines and this project's logs."""
+    """Keeps errors, TFX's component start/finish lines and this project's own log lines."""
 
-    def __init__(self, root: str):
+    def __init__(self, project_dirs: tuple[str, ...]):
         super().__init__()
-        self._root = root
+        self._project_dirs = project_dirs
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.ERROR:
-            return True
-        if record.pathname.startswith(self._root):
+        if record.levelno >= logging.ERROR or record.pathname.startswith(self._project_dirs):
             return True
         return record.levelno == logging.INFO and bool(_PROGRESS.match(record.getMessage()))
 
 
 def show_progress(verbose: bool = False) -> None:
-    """Routes absl/Python logging to stderr, filtered to progress unless `verbose`."""
+    """Logs to stderr as `HH:MM:SS message`, filtered to progress lines unless `verbose`.
+
+    absl (TFX's logger) writes through Python logging's "absl" logger; the filter sits on that
+    logger, and the other libraries' loggers are raised to ERROR.
+    """
     from absl import logging as absl_logging
 
     absl_logging.set_verbosity(absl_logging.INFO)
-    absl_logging.use_python_logging()
-    handler = absl_logging.get_absl_handler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
-    if not verbose:
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        handler.addFilter(_ProgressFilter(os.path.join(root, "")))
-        for name in ("apache_beam", "tensorflow", "tfx", "root"):
-            logging.getLogger(name).setLevel(logging.ERROR)
+    absl_logging.use_python_logging(quiet=True)
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler())
+    for handler in root.handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    if verbose:
+        return
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    project_dirs = tuple(os.path.join(root, package, "") for package in PROJECT_PACKAGES)
+    logging.getLogger("absl").addFilter(_ProgressFilter(project_dirs))
+    for name in ("apache_beam", "tensorflow", "tfx", "ml_metadata", "root"):
+        logging.getLogger(name).setLevel(logging.ERROR)
