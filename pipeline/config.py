@@ -199,27 +199,39 @@ def _replace_path(obj: typing.Any, path: list[str], raw: str, dotted: str) -> ty
 
 def _parse_value(hint: typing.Any, raw: str, dotted: str) -> typing.Any:
     origin = typing.get_origin(hint)
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
     if origin in (typing.Union, types.UnionType):
         if raw.lower() in ("none", "null", ""):
             return None
-        return _parse_value(args[0], raw, dotted)
-    try:
-        if hint is bool:
-            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(raw)
-            return raw.lower() in ("true", "1", "yes")
-        if hint in (int, float, str):
-            return hint(raw)
-        if origin is dict:
-            value = json.loads(raw)
-            if not isinstance(value, dict):
-                raise ValueError(raw)
-            return value
-        if origin is tuple:
-            return tuple(s for s in raw.split(",") if s)
-    except ValueError:
-        pass
-    else:
+        [hint] = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _parse_value(hint, raw, dotted)
+    parsers: dict[typing.Any, Callable[[str], typing.Any]] = {
+        bool: _parse_bool,
+        int: int,
+        float: float,
+        str: str,
+        dict: _parse_json_object,
+        tuple: lambda text: tuple(s for s in text.split(",") if s),
+    }
+    parse = parsers.get(origin or hint)
+    if parse is None:
         raise ValueError(f"config field {dotted!r} cannot be set from the command line")
-    raise ValueError(f"config field {dotted!r}: {raw!r} is not a valid {hint}")
+    try:
+        return parse(raw)
+    except ValueError:
+        name = getattr(origin or hint, "__name__", str(hint))
+        raise ValueError(f"config field {dotted!r}: {raw!r} is not a valid {name}") from None
+
+
+def _parse_bool(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise ValueError(text)
+
+
+def _parse_json_object(text: str) -> dict[str, typing.Any]:
+    value = json.loads(text)  # json.JSONDecodeError is a ValueError
+    if not isinstance(value, dict):
+        raise ValueError(text)
+    return value

@@ -20,6 +20,7 @@ from PIL import Image
 
 import pipeline_runner
 from models.trainer import RAW_BYTES_SIGNATURE
+from pipeline.commands.run import EXIT_NOTHING_PUSHED
 from pipeline.config import PRESETS
 from pipeline.outputs import executed_nodes, latest_outputs, open_store
 from tests.fixtures.cifar import CIFAR10_CLASS_NAMES, write_cifar10_python
@@ -123,6 +124,6 @@ def test_crippled_candidate_is_not_pushed_the_cnn_is(workspace, first_run):
 
 def test_nothing_is_pushed_when_no_model_clears_the_floor(workspace, first_run, capsys):
     before = pushed_versions(workspace)
-    assert run(workspace, "--min-accuracy=1.01") == pipeline_runner.EXIT_NOTHING_PUSHED
+    assert run(workspace, "--min-accuracy=1.01") == EXIT_NOTHING_PUSHED
     assert pushed_versions(workspace) == before
     assert "no model clears the accuracy floor 1.0100" in capsys.readouterr().out

@@ -1,0 +1,74 @@
+"""Command-line plumbing shared by the subcommands: config flags and error exits."""
+
+from __future__ import annotations
+
+import argparse
+
+from pipeline.config import PRESETS, PipelineConfig, apply_overrides, get_preset
+
+EXIT_USAGE = 2
+
+# Named flags: flag -> dotted config field. Any other field: --set FIELD=VALUE.
+FLAG_FIELDS = {
+    "dataset": "data.source",
+    "data_dir": "data.data_dir",
+    "image_size": "data.image_size",
+    "output_root": "output_root",
+    "name": "name",
+    "candidate": "candidate.name",
+    "baseline": "baseline.name",
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "learning_rate": "train.learning_rate",
+    "seed": "train.seed",
+    "min_accuracy": "gate.min_accuracy",
+    "min_gain": "gate.min_gain",
+}
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags that select and change a `PipelineConfig` (every subcommand reads one)."""
+    group = parser.add_argument_group("configuration (see pipeline/config.py)")
+    group.add_argument(
+        "--preset", choices=sorted(PRESETS), default="default", help="base configuration"
+    )
+    group.add_argument("--dataset", help="ExampleGen source name (e.g. cifar10)")
+    group.add_argument("--data-dir", help="directory of the data set in the source's layout")
+    group.add_argument("--image-size", type=int, help="side in pixels the models see")
+    group.add_argument(
+        "--output-root", help="where pipelines, MLMD and the serving dir go (default ./outputs)"
+    )
+    group.add_argument("--name", help="pipeline name (separates runs under --output-root)")
+    group.add_argument("--candidate", help="candidate model name (default vt_resnet_tiny)")
+    group.add_argument("--baseline", help="baseline model name (default resnet_tiny)")
+    group.add_argument("--epochs", type=int, help="training epochs for both models")
+    group.add_argument("--batch-size", type=int, help="training batch size")
+    group.add_argument("--learning-rate", type=float, help="peak learning rate")
+    group.add_argument("--seed", type=int, help="seed of weights, shuffling, augmentation")
+    group.add_argument("--min-accuracy", type=float, help="accuracy floor for any push")
+    group.add_argument(
+        "--min-gain", type=float, help="VT accuracy minus CNN accuracy needed to push the VT"
+    )
+    group.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override any config field, e.g. --set train.warmup_epochs=0 (repeatable)",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> PipelineConfig:
+    """The preset named by `--preset` with the flags' changes; ValueError on a bad value."""
+    overrides = {
+        field: str(getattr(args, flag))
+        for flag, field in FLAG_FIELDS.items()
+        if getattr(args, flag, None) is not None
+    }
+    for item in args.overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects FIELD=VALUE, got {item!r}")
+        overrides[key.strip()] = value
+    return apply_overrides(get_preset(args.preset), overrides)

@@ -1,0 +1,1 @@
+"""Subcommands of `pipeline_runner.py`: each module has `main(argv) -> exit status`."""
