@@ -7,6 +7,7 @@
 
 Commands (the first argument; `run` when omitted):
     run       run the pipeline (default) or compile it for Kubeflow / Vertex AI
+    predict   classify image files with the latest pushed model (or --model PATH)
 
 Exit status: 0 on success, 2 for a usage or data error, 3 when no model cleared the gate.
 """
@@ -22,6 +23,7 @@ quiet_tensorflow()
 
 COMMANDS = {
     "run": "pipeline.commands.run",
+    "predict": "pipeline.commands.predict",
 }
 
 

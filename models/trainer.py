@@ -32,9 +32,9 @@ from tfx_bsl.public import tfxio  # noqa: E402
 
 from models import registry  # noqa: E402
 from models.preprocessing import IMAGE_KEY, LABEL_KEY  # noqa: E402
+from models.signatures import EXAMPLES_SIGNATURE, RAW_BYTES_SIGNATURE  # noqa: E402
 
 HISTORY_FILE = "history.json"
-RAW_BYTES_SIGNATURE = "serving_raw_image"
 
 
 def trainer_custom_config(
@@ -183,6 +183,8 @@ def export_serving_model(
     Both return probabilities [B,K], class_ids [B], classes (names) [B], scores [B].
     """
     model.tft_layer = tf_transform_output.transform_features_layer()
+    # Label index -> name, readable after tf.saved_model.load as `.class_names` (for top-k).
+    model.class_names = tf.Variable(class_names, trainable=False, name="class_names")
     image_spec = tf_transform_output.raw_feature_spec()[IMAGE_KEY]
     names = tf.constant(class_names)
 
@@ -207,7 +209,7 @@ def export_serving_model(
     def serve_raw_images(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
         return predict(image_bytes)
 
-    signatures = {"serving_default": serve_examples, RAW_BYTES_SIGNATURE: serve_raw_images}
+    signatures = {EXAMPLES_SIGNATURE: serve_examples, RAW_BYTES_SIGNATURE: serve_raw_images}
     model.save(export_dir, save_format="tf", signatures=signatures)
 
 

@@ -99,8 +99,44 @@ class GateConfig:
 
 
 @dataclass(frozen=True)
+class CloudConfig:
+    """Where a compiled pipeline runs (Vertex AI Pipelines or Kubeflow) and with what.
+
+    Attributes:
+      image: container image with this project installed (see Dockerfile); required to compile.
+      container_root: where the image holds the project (its schemas/ and data/).
+      project, region, service_account: Google Cloud settings for Vertex AI and Dataflow.
+      vertex_training: run both Trainers as Vertex AI Training jobs instead of in the pipeline
+        step's container (TFX's Google Cloud AI Platform Trainer extension).
+      training_machine_type, accelerator_type, accelerator_count: the Vertex AI Training
+        worker, e.g. "n1-standard-8" with "NVIDIA_TESLA_T4" x 1.
+      dataflow_machine_type, temp_location: Dataflow workers and their gs:// scratch space.
+    """
+
+    image: str = ""
+    container_root: str = "/pipeline"
+    project: str = ""
+    region: str = "us-central1"
+    service_account: str = ""
+    vertex_training: bool = False
+    training_machine_type: str = "n1-standard-8"
+    accelerator_type: str = ""
+    accelerator_count: int = 0
+    dataflow_machine_type: str = "n1-standard-4"
+    temp_location: str = ""
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
-    """Everything a run needs. Paths are derived from `output_root` and `name`."""
+    """Everything a run needs. Paths are derived from `output_root` and `name`.
+
+    Attributes:
+      beam: how Beam-powered components run: "in_memory" (DirectRunner, one process; the
+        fastest here), "multi_processing" (DirectRunner, one worker per core) or "dataflow".
+      beam_args: extra Beam options appended to the preset's (any runner flag).
+      project_root: the folder holding schemas/ (this checkout; the image's container_root
+        when compiled for a cluster).
+    """
 
     name: str = "vt-vs-cnn"
     output_root: str = os.path.join(REPO_ROOT, "outputs")
@@ -109,8 +145,11 @@ class PipelineConfig:
     baseline: ModelConfig = field(default_factory=lambda: ModelConfig("resnet_tiny"))
     train: TrainConfig = field(default_factory=TrainConfig)
     gate: GateConfig = field(default_factory=GateConfig)
-    beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+    beam: str = "in_memory"
+    beam_args: tuple[str, ...] = ()
+    cloud: CloudConfig = field(default_factory=CloudConfig)
     enable_cache: bool = True
+    project_root: str = REPO_ROOT
 
     @property
     def pipeline_root(self) -> str:
@@ -126,7 +165,7 @@ class PipelineConfig:
 
     @property
     def schema_dir(self) -> str:
-        return os.path.join(REPO_ROOT, "schemas", self.data.schema)
+        return os.path.join(self.project_root, "schemas", self.data.schema)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

@@ -14,6 +14,7 @@ from tfx import v1 as tfx
 from components.image_example_gen.component import create_image_example_gen
 from components.winner.component import SelectWinner
 from models.trainer import trainer_custom_config
+from pipeline.beam import beam_pipeline_args
 from pipeline.config import ModelConfig, PipelineConfig
 from pipeline.evaluation import build_eval_config
 
@@ -26,7 +27,6 @@ def create_pipeline(
     *,
     class_names: Sequence[str],
     metadata_connection_config=None,
-    beam_pipeline_args: Sequence[str] | None = None,
 ) -> tfx.dsl.Pipeline:
     """The TFX pipeline for `config`.
 
@@ -35,8 +35,6 @@ def create_pipeline(
       class_names: label index -> name of the data set (exported inside each model).
       metadata_connection_config: MLMD connection; None lets the orchestrator provide one
         (Kubeflow / Vertex).
-      beam_pipeline_args: Beam options for the Beam-powered components; defaults to
-        `config.beam_args`.
     """
     example_gen = create_image_example_gen(config.data.data_dir, config.data.source)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
@@ -113,5 +111,5 @@ def create_pipeline(
         ],
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=list(beam_pipeline_args or config.beam_args),
+        beam_pipeline_args=beam_pipeline_args(config),
     )

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import tempfile
 from collections.abc import Sequence
 
 from tfx import v1 as tfx
 
-from pipeline.config import PipelineConfig
+from pipeline.config import REPO_ROOT, PipelineConfig
 from pipeline.pipeline import create_pipeline
 
 
 def run_local(config: PipelineConfig, class_names: Sequence[str]) -> None:
-    """Runs the pipeline in this process: LocalDagRunner, SQLite MLMD, Beam DirectRunner."""
+    """Runs the pipeline in this process: LocalDagRunner, SQLite MLMD, Beam DirectRunner.
+
+    Callers hold `pipeline.locking.pipeline_lock(config)` around it, so that two runs never
+    write to one pipeline root and MLMD store at once.
+    """
     os.makedirs(os.path.dirname(config.metadata_path), exist_ok=True)
     pipeline = create_pipeline(
         config,
@@ -24,23 +31,79 @@ def run_local(config: PipelineConfig, class_names: Sequence[str]) -> None:
     tfx.orchestration.LocalDagRunner().run(pipeline)
 
 
-def compile_kubeflow_v2(
-    config: PipelineConfig,
-    class_names: Sequence[str],
-    *,
-    output_path: str,
-    image: str,
-) -> str:
-    """Compiles the pipeline for Kubeflow Pipelines v2 / Vertex AI Pipelines; returns the file.
+def for_container(config: PipelineConfig) -> PipelineConfig:
+    """The config as seen inside the pipeline image: this checkout's paths moved to
+    `cloud.container_root` (where the Dockerfile copies the project)."""
+    root = config.cloud.container_root
 
-    `image` must contain this project (`pip install .`), so that module paths such as
-    `models.trainer.run_fn` import inside the container.
+    def move(path: str) -> str:
+        inside = os.path.relpath(path, REPO_ROOT)
+        return path if inside.startswith("..") or "://" in path else os.path.join(root, inside)
+
+    data = dataclasses.replace(config.data, data_dir=move(config.data.data_dir))
+    return dataclasses.replace(config, data=data, project_root=root)
+
+
+def compile_kubeflow_v2(
+    config: PipelineConfig, class_names: Sequence[str], *, runner: str, output_path: str
+) -> str:
+    """Writes the Kubeflow Pipelines v2 / Vertex AI Pipelines spec of `config`; returns its path.
+
+    JSON, or YAML when `output_path` ends in .yaml/.yml. Nothing is read from or written to
+    the pipeline root: components are referenced by module path inside `cloud.image`.
+    Raises ValueError when the image is missing or, for Vertex, the output root is not gs://.
     """
-    pipeline = create_pipeline(config, class_names=class_names)
-    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
-        output_dir=os.path.dirname(output_path) or ".",
-        output_filename=os.path.basename(output_path),
+    if not config.cloud.image:
+        raise ValueError(f"--runner={runner} needs an image with this project: --image IMAGE")
+    if runner == "vertex" and not config.output_root.startswith("gs://"):
+        raise ValueError(
+            f"--runner=vertex needs --output-root gs://BUCKET/PATH (got {config.output_root})"
+        )
+    pipeline = create_pipeline(for_container(config), class_names=class_names)
+    dag_runner_config = tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+        default_image=config.cloud.image
     )
-    runner.run(pipeline, write_out=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tfx.orchestration.experimental.KubeflowV2DagRunner(
+            config=dag_runner_config, output_dir=tmp, output_filename="pipeline.json"
+        ).run(pipeline, write_out=True)
+        with open(os.path.join(tmp, "pipeline.json")) as f:
+            spec = json.load(f)
+    os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
+    with open(output_path, "w") as f:
+        if output_path.endswith((".yaml", ".yml")):
+            import yaml
+
+            yaml.safe_dump(spec, f, sort_keys=False)
+        else:
+            json.dump(spec, f, indent=2)
     return output_path
+
+
+def submit_to_vertex(config: PipelineConfig, spec_path: str) -> str:
+    """Submits a compiled spec as a Vertex AI PipelineJob; returns the job's resource name.
+
+    Raises PermissionError with what to do when no Google Cloud credentials are found.
+    """
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        google.auth.default()
+    except DefaultCredentialsError as error:
+        raise PermissionError(
+            "no Google Cloud credentials: run `gcloud auth application-default login` or set "
+            f"GOOGLE_APPLICATION_CREDENTIALS to a service-account key ({error})"
+        ) from None
+    from google.cloud import aiplatform
+
+    cloud = config.cloud
+    aiplatform.init(project=cloud.project or None, location=cloud.region)
+    job = aiplatform.PipelineJob(
+        display_name=config.name,
+        template_path=spec_path,
+        pipeline_root=config.pipeline_root,
+        enable_caching=config.enable_cache,
+    )
+    job.submit(service_account=cloud.service_account or None)
+    return job.resource_name

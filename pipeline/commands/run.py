@@ -1,14 +1,26 @@
-"""`pipeline_runner.py [run]`: run the pipeline locally or compile it for Kubeflow / Vertex."""
+"""`pipeline_runner.py [run]`: run the pipeline locally, or compile (and submit) it for
+Kubeflow Pipelines / Vertex AI Pipelines."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
 from pipeline.cli import EXIT_USAGE, add_config_flags, config_from_args
+from pipeline.config import PipelineConfig
 
 EXIT_NOTHING_PUSHED = 3
+
+# Flags of this command only: flag -> dotted config field.
+CLOUD_FLAG_FIELDS = {
+    "image": "cloud.image",
+    "project": "cloud.project",
+    "region": "cloud.region",
+    "service_account": "cloud.service_account",
+    "beam": "beam",
+}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -26,56 +38,112 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     add_config_flags(parser)
     parser.add_argument("--no-cache", action="store_true", help="rerun every component")
-    parser.add_argument(
-        "--image", default="", help="container image with this project (vertex/kubeflow)"
-    )
-    parser.add_argument(
-        "--output", help="pipeline spec path (vertex/kubeflow; default outputs/<runner>/...)"
-    )
     parser.add_argument("--print-config", action="store_true", help="print config and exit")
     parser.add_argument("--verbose", action="store_true", help="show all library logs")
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="if another run of this pipeline is under way, wait at most this long (default: "
+        "wait until it ends)",
+    )
+    beam = parser.add_argument_group("Beam")
+    beam.add_argument(
+        "--beam",
+        choices=("in_memory", "multi_processing", "dataflow"),
+        help="DirectRunner in one process (default), DirectRunner on every core, or Dataflow",
+    )
+    beam.add_argument(
+        "--beam-arg",
+        action="append",
+        default=[],
+        metavar="FLAG",
+        help="extra Beam pipeline option, e.g. --beam-arg=--runner=FlinkRunner (repeatable)",
+    )
+    cloud = parser.add_argument_group("Kubeflow / Vertex AI (--runner=vertex|kubeflow)")
+    cloud.add_argument("--image", help="container image with this project (see Dockerfile)")
+    cloud.add_argument(
+        "--output",
+        help="pipeline spec file, .json or .yaml (default outputs/<runner>/pipeline.json)",
+    )
+    cloud.add_argument("--submit", action="store_true", help="submit to Vertex AI Pipelines")
+    cloud.add_argument("--project", help="Google Cloud project")
+    cloud.add_argument("--region", help="Google Cloud region (default us-central1)")
+    cloud.add_argument("--service-account", help="service account of the pipeline job")
     return parser.parse_args(argv)
+
+
+def build_config(args: argparse.Namespace) -> PipelineConfig:
+    for flag, field in CLOUD_FLAG_FIELDS.items():
+        if getattr(args, flag) is not None:
+            args.overrides.append(f"{field}={getattr(args, flag)}")
+    if args.no_cache:
+        args.overrides.append("enable_cache=false")
+    config = config_from_args(args)
+    if args.beam_arg:
+        config = dataclasses.replace(config, beam_args=config.beam_args + tuple(args.beam_arg))
+    return config
+
+
+def resolve_data(config: PipelineConfig, runner: str) -> tuple[PipelineConfig, list[str]]:
+    """The config with the data set's directory resolved, and the class names.
+
+    A cluster run over remote data is compiled offline: the directory is taken as given and
+    the class names come from the curated schema.
+    """
+    from components.image_example_gen.component import read_class_names, resolve_data_dir
+    from pipeline.schemas import class_names_from_schema
+
+    data = config.data
+    if runner != "local" and "://" in data.data_dir:
+        return config, class_names_from_schema(config.schema_dir)
+    data_dir = resolve_data_dir(data.data_dir, data.source)
+    class_names = read_class_names(data_dir, data.source)
+    return dataclasses.replace(
+        config, data=dataclasses.replace(data, data_dir=data_dir)
+    ), class_names
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    if args.no_cache:
-        args.overrides.append("enable_cache=false")
     try:
-        config = config_from_args(args)
+        config = build_config(args)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     if args.print_config:
         print(config.to_json())
         return 0
-    if args.runner != "local" and not args.image:
-        print(
-            f"error: --runner={args.runner} needs --image (a container with this project)",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
 
     print("Loading TFX, TensorFlow and Beam (about half a minute)...", file=sys.stderr)
-    from components.image_example_gen.component import read_class_names
+    from pipeline.locking import PipelineBusyError, pipeline_lock
     from pipeline.logs import show_progress
     from pipeline.report import print_run_summary
-    from pipeline.runners import compile_kubeflow_v2, run_local
+    from pipeline.runners import run_local
 
     show_progress(verbose=args.verbose)
     try:
-        class_names = read_class_names(config.data.data_dir, config.data.source)
-    except (ValueError, FileNotFoundError) as error:
+        config, class_names = resolve_data(config, args.runner)
+        if args.runner != "local":
+            return compile_and_submit(config, class_names, args)
+        with pipeline_lock(config, timeout=args.lock_timeout):
+            run_local(config, class_names)
+    except (ValueError, FileNotFoundError, PermissionError, PipelineBusyError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-
-    if args.runner != "local":
-        output = args.output or os.path.join("outputs", args.runner, "pipeline.json")
-        os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
-        compile_kubeflow_v2(config, class_names, output_path=output, image=args.image)
-        print(f"pipeline spec written to {output}")
-        return 0
-
-    run_local(config, class_names)
     pushed = print_run_summary(config)
     return 0 if pushed else EXIT_NOTHING_PUSHED
+
+
+def compile_and_submit(config: PipelineConfig, class_names: list[str], args) -> int:
+    from pipeline.runners import compile_kubeflow_v2, submit_to_vertex
+
+    if args.submit and args.runner != "vertex":
+        raise ValueError("--submit works with --runner=vertex; submit Kubeflow specs with kfp")
+    output = args.output or os.path.join("outputs", args.runner, "pipeline.json")
+    compile_kubeflow_v2(config, class_names, runner=args.runner, output_path=output)
+    print(f"pipeline spec written to {output}")
+    if args.submit:
+        print(f"submitted: {submit_to_vertex(config, output)}")
+    return 0

@@ -19,7 +19,7 @@ import tensorflow as tf
 from PIL import Image
 
 import pipeline_runner
-from models.trainer import RAW_BYTES_SIGNATURE
+from models.signatures import RAW_BYTES_SIGNATURE
 from pipeline.commands.run import EXIT_NOTHING_PUSHED
 from pipeline.config import PRESETS
 from pipeline.outputs import executed_nodes, latest_outputs, open_store

@@ -13,7 +13,11 @@ from tfx.types import artifact_utils, standard_artifacts, standard_component_spe
 from tfx.utils import proto_utils
 
 from components.image_example_gen import executor
-from components.image_example_gen.component import create_image_example_gen, read_class_names
+from components.image_example_gen.component import (
+    create_image_example_gen,
+    read_class_names,
+    resolve_data_dir,
+)
 from components.image_example_gen.sources.cifar import CIFAR10
 from tests.fixtures.cifar import CIFAR10_CLASS_NAMES, write_cifar10_python
 
@@ -71,7 +75,7 @@ def cifar_dir(tmp_path: Path) -> Path:
 
 def test_executor_writes_train_and_eval_splits_of_examples(cifar_dir: Path, tmp_path: Path) -> None:
     # The exec_properties TFX stores for the component: protos as JSON strings.
-    exec_properties = create_image_example_gen(str(cifar_dir.parent), "cifar10").exec_properties
+    exec_properties = create_image_example_gen(str(cifar_dir), "cifar10").exec_properties
 
     splits, pipeline = _run_executor(exec_properties, tmp_path / "examples")
 
@@ -122,8 +126,10 @@ def test_executor_names_the_layout_when_a_split_matches_no_file(
         _run_executor(component.exec_properties, tmp_path / "examples")
 
 
-def test_component_resolves_the_parent_dir_and_carries_the_source(cifar_dir: Path) -> None:
-    component = create_image_example_gen(str(cifar_dir.parent), "cifar10")
+def test_component_carries_the_resolved_dir_and_the_source(cifar_dir: Path) -> None:
+    component = create_image_example_gen(
+        resolve_data_dir(str(cifar_dir.parent), "cifar10"), "cifar10"
+    )
     input_config = proto_utils.json_to_proto(
         component.exec_properties["input_config"], example_gen_pb2.Input()
     )

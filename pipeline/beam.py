@@ -1,0 +1,46 @@
+"""Beam options for the pipeline's Beam-powered components, from `PipelineConfig.beam`."""
+
+from __future__ import annotations
+
+from pipeline.config import PipelineConfig
+
+BEAM_MODES = ("in_memory", "multi_processing", "dataflow")
+
+
+def beam_pipeline_args(config: PipelineConfig) -> list[str]:
+    """The preset's Beam flags followed by `config.beam_args` (which may override them).
+
+    Raises ValueError for an unknown mode or a Dataflow run without project or temp location.
+    """
+    if config.beam == "in_memory":
+        # One in-process worker: on 2 cores multi_processing measured 2-7x slower.
+        preset = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+    elif config.beam == "multi_processing":
+        preset = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
+    elif config.beam == "dataflow":
+        cloud = config.cloud
+        missing = [
+            name
+            for name, value in (
+                ("cloud.project", cloud.project),
+                ("cloud.temp_location", cloud.temp_location),
+                ("cloud.image", cloud.image),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"beam=dataflow needs {', '.join(missing)} (set with --set)")
+        preset = [
+            "--runner=DataflowRunner",
+            f"--project={cloud.project}",
+            f"--region={cloud.region}",
+            f"--temp_location={cloud.temp_location}",
+            f"--machine_type={cloud.dataflow_machine_type}",
+            f"--sdk_container_image={cloud.image}",
+            "--experiments=use_runner_v2",
+        ]
+        if cloud.service_account:
+            preset.append(f"--service_account_email={cloud.service_account}")
+    else:
+        raise ValueError(f"unknown beam mode {config.beam!r}; choose one of {BEAM_MODES}")
+    return preset + list(config.beam_args)

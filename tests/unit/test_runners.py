@@ -1,0 +1,161 @@
+"""Compiling the pipeline for Vertex AI / Kubeflow (offline), Beam presets, the run lock.
+
+Regenerate the golden spec after an intended pipeline change with
+`UPDATE_GOLDEN=1 make unit PYTEST_ARGS="-k golden"` and review its diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+import pipeline_runner
+from pipeline.beam import beam_pipeline_args
+from pipeline.config import apply_overrides, get_preset
+from pipeline.locking import PipelineBusyError, pipeline_lock
+
+GOLDEN = Path(__file__).parent.parent / "golden" / "kubeflow_v2_pipeline.json"
+IMAGE = "europe-docker.pkg.dev/acme/ml/vt-tfx:1.0"
+COMPONENT_ORDER = [
+    ("FileBasedExampleGen", "StatisticsGen"),
+    ("StatisticsGen", "ExampleValidator"),
+    ("ImportSchemaGen", "Transform"),
+    ("FileBasedExampleGen", "Transform"),
+    ("Transform", "BaselineTrainer"),
+    ("Transform", "CandidateTrainer"),
+    ("BaselineTrainer", "Evaluator"),
+    ("CandidateTrainer", "Evaluator"),
+    ("Evaluator", "SelectWinner"),
+    ("SelectWinner", "Pusher"),
+]
+
+
+def compile_spec(tmp_path: Path, runner: str, *extra: str, output: str = "spec.json") -> dict:
+    path = tmp_path / output
+    status = pipeline_runner.main(
+        [
+            f"--runner={runner}",
+            f"--image={IMAGE}",
+            "--output-root=gs://acme-ml/vt-tfx",
+            f"--output={path}",
+            *extra,
+        ]
+    )
+    assert status == 0
+    with open(path) as f:
+        return yaml.safe_load(f) if output.endswith(".yaml") else json.load(f)
+
+
+def tasks(spec: dict) -> dict:
+    return spec["pipelineSpec"]["root"]["dag"]["tasks"]
+
+
+def executor_args(spec: dict, component: str) -> list[str]:
+    executors = spec["pipelineSpec"]["deploymentSpec"]["executors"]
+    return executors[f"{component}_executor"]["container"]["args"]
+
+
+@pytest.mark.parametrize("runner", ["vertex", "kubeflow"])
+def test_compiled_spec_has_every_component_in_order_on_the_image(tmp_path, runner):
+    spec = compile_spec(tmp_path, runner)
+
+    graph = tasks(spec)
+    assert set(graph) == {name for edge in COMPONENT_ORDER for name in edge}
+    for upstream, downstream in COMPONENT_ORDER:
+        assert upstream in graph[downstream]["dependentTasks"]
+    executors = spec["pipelineSpec"]["deploymentSpec"]["executors"].values()
+    assert {e["container"]["image"] for e in executors} == {IMAGE}
+    assert spec["runtimeConfig"]["gcsOutputDirectory"] == "gs://acme-ml/vt-tfx/pipelines/vt-vs-cnn"
+    text = json.dumps(spec)
+    assert "/pipeline/schemas/cifar10/schema.pbtxt" in text, "paths must be the image's"
+    assert "/pipeline/data/cifar10-sample" in text
+    assert str(Path(__file__).parents[2]) not in text, "no path of this checkout may leak"
+
+
+def test_beam_preset_and_extra_args_reach_every_beam_component(tmp_path):
+    spec = compile_spec(tmp_path, "vertex", "--beam=multi_processing", "--beam-arg=--num_workers=4")
+    for component in ("FileBasedExampleGen", "StatisticsGen", "Transform", "Evaluator"):
+        args = executor_args(spec, component)
+        assert "--direct_running_mode=multi_processing" in args
+        assert args[-1] == "--num_workers=4"
+
+
+def test_yaml_output_by_extension(tmp_path):
+    spec = compile_spec(tmp_path, "kubeflow", output="spec.yaml")
+    assert "Pusher" in tasks(spec)
+
+
+def test_compiled_spec_matches_the_golden_file(tmp_path):
+    spec = compile_spec(tmp_path, "vertex", "--name=golden")
+    spec.pop("labels")  # TFX and Python versions
+    spec["pipelineSpec"].pop("sdkVersion")
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(json.dumps(spec, indent=1, sort_keys=True) + "\n")
+    assert spec == json.loads(GOLDEN.read_text())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--runner=vertex", "--output-root=gs://b/x"], "needs an image"),
+        (["--runner=vertex", f"--image={IMAGE}", "--output-root=/tmp/x"], "gs://BUCKET/PATH"),
+        (["--runner=kubeflow", f"--image={IMAGE}", "--submit"], "--submit works with"),
+    ],
+)
+def test_cluster_runner_mistakes_give_one_line(tmp_path, capsys, args, message):
+    assert pipeline_runner.main([*args, f"--output={tmp_path / 's.json'}"]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_submit_without_credentials_says_how_to_log_in(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing-key.json"))
+    monkeypatch.setenv("NO_GCE_CHECK", "true")  # never probe a metadata server
+    status = pipeline_runner.main(
+        [
+            "--runner=vertex",
+            f"--image={IMAGE}",
+            "--output-root=gs://acme-ml/vt-tfx",
+            f"--output={tmp_path / 's.json'}",
+            "--submit",
+        ]
+    )
+    assert status == 2
+    assert "no Google Cloud credentials" in capsys.readouterr().err
+    assert (tmp_path / "s.json").exists(), "the spec is still compiled"
+
+
+def test_dataflow_preset_needs_its_settings_and_builds_runner_flags():
+    config = get_preset("default")
+    with pytest.raises(ValueError, match="cloud.project, cloud.temp_location, cloud.image"):
+        beam_pipeline_args(apply_overrides(config, {"beam": "dataflow"}))
+    dataflow = apply_overrides(
+        config,
+        {
+            "beam": "dataflow",
+            "cloud.project": "acme",
+            "cloud.temp_location": "gs://acme/tmp",
+            "cloud.image": IMAGE,
+            "beam_args": "--max_num_workers=50",
+        },
+    )
+    args = beam_pipeline_args(dataflow)
+    assert "--runner=DataflowRunner" in args
+    assert f"--sdk_container_image={IMAGE}" in args
+    assert "--experiments=use_runner_v2" in args
+    assert args[-1] == "--max_num_workers=50"
+
+
+def test_second_run_of_a_pipeline_waits_then_fails_clearly(tmp_path):
+    config = apply_overrides(get_preset("smoke"), {"output_root": str(tmp_path)})
+    busy = pytest.raises(PipelineBusyError, match=r"pipeline 'smoke' is being run by pid \d+")
+    with pipeline_lock(config), busy, pipeline_lock(config, timeout=0.1):
+        pass
+    with pipeline_lock(config, timeout=0.1):
+        pass  # released after the first run
