@@ -1,0 +1,71 @@
+"""Reruns of one pipeline against one MLMD store: what is reused and what runs again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ml_metadata.proto import metadata_store_pb2
+
+import pipeline_runner
+from pipeline.outputs import open_store
+from tests.fixtures.cifar import write_cifar10_python
+
+pytestmark = pytest.mark.e2e
+
+NAME = "rerun"
+UPSTREAM = {"FileBasedExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator"}
+UPSTREAM |= {"Transform", "BaselineTrainer"}
+DOWNSTREAM_OF_CANDIDATE = {"CandidateTrainer", "Evaluator", "SelectWinner", "Pusher"}
+CACHED = metadata_store_pb2.Execution.CACHED
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("rerun")
+    data_dir = write_cifar10_python(root / "data", images_per_batch=20, num_train_batches=2)
+    return {"data_dir": data_dir, "output_root": root / "outputs"}
+
+
+def run(workspace: dict[str, Path], *extra: str) -> int:
+    return pipeline_runner.main(
+        [
+            "--preset=smoke",
+            f"--name={NAME}",
+            f"--data-dir={workspace['data_dir']}",
+            f"--output-root={workspace['output_root']}",
+            *extra,
+        ]
+    )
+
+
+def newest_states(workspace: dict[str, Path]) -> tuple[dict[str, int], int]:
+    """Component -> state of its newest execution, and the number of artifacts in MLMD."""
+    store = open_store(str(workspace["output_root"] / "metadata" / NAME / "metadata.db"))
+    states = {}
+    for context in store.get_contexts_by_type("node"):
+        if context.name.startswith(f"{NAME}."):
+            newest = max(store.get_executions_by_context(context.id), key=lambda e: e.id)
+            states[context.name.removeprefix(f"{NAME}.")] = newest.last_known_state
+    return states, len(store.get_artifacts())
+
+
+@pytest.fixture(scope="module")
+def first_run(workspace):
+    assert run(workspace) in (0, 3)
+    return newest_states(workspace)
+
+
+def test_unchanged_rerun_reuses_every_output(workspace, first_run):
+    _, artifacts_before = first_run
+    assert run(workspace) in (0, 3)
+    states, artifacts_after = newest_states(workspace)
+    assert states == dict.fromkeys(states, CACHED) and len(states) == 10
+    assert artifacts_after == artifacts_before, "a cached rerun must add no output"
+
+
+def test_changed_candidate_reruns_only_its_trainer_and_downstream(workspace, first_run):
+    assert run(workspace, "--set", 'candidate.overrides={"num_tokens": 4}') in (0, 3)
+    states, _ = newest_states(workspace)
+    assert {n for n, s in states.items() if s == CACHED} == UPSTREAM
+    assert {n for n, s in states.items() if s != CACHED} == DOWNSTREAM_OF_CANDIDATE
