@@ -8,6 +8,8 @@
 Commands (the first argument; `run` when omitted):
     run       run the pipeline (default) or compile it for Kubeflow / Vertex AI
     predict   classify image files with the latest pushed model (or --model PATH)
+    report    write a run's HTML report (curves, confusion, mistakes, slices, decision)
+    slices    print a run's TFMA slice metrics as a table (--metric, --sort)
 
 Exit status: 0 on success, 2 for a usage or data error, 3 when no model cleared the gate.
 """
@@ -24,6 +26,8 @@ quiet_tensorflow()
 COMMANDS = {
     "run": "pipeline.commands.run",
     "predict": "pipeline.commands.predict",
+    "report": "pipeline.commands.report",
+    "slices": "pipeline.commands.slices",
 }
 
 

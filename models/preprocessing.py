@@ -6,7 +6,13 @@ and standard deviation are computed over the training split by tft analyzers.
 
 Raw features in:  image (encoded PNG/JPEG bytes, [B, 1]), label (int64, [B, 1]).
 Features out:     image (float32 [B, S, S, 3], zero mean and unit variance per channel),
-                  label (int64 [B]).
+                  label (int64 [B]),
+                  brightness_bucket, contrast_bucket (int64 [B], 0 .. N-1): the quantile
+                  bucket of the image's mean / standard deviation of grey intensity, with
+                  boundaries computed over the training split (N = `property_buckets`).
+
+The property buckets are for slicing the evaluation only (TFMA computes them with the Transform
+graph inside the model); the models see `image`, and a serving request carries only `image`.
 """
 
 from __future__ import annotations
@@ -18,7 +24,11 @@ import tensorflow_transform as tft
 
 IMAGE_KEY = "image"
 LABEL_KEY = "label"
+BRIGHTNESS_BUCKET_KEY = "brightness_bucket"
+CONTRAST_BUCKET_KEY = "contrast_bucket"
+PROPERTY_BUCKET_KEYS = (BRIGHTNESS_BUCKET_KEY, CONTRAST_BUCKET_KEY)
 DEFAULT_IMAGE_SIZE = 32
+DEFAULT_PROPERTY_BUCKETS = 4
 
 
 def decode_and_resize(encoded: tf.Tensor, image_size: int) -> tf.Tensor:
@@ -54,13 +64,26 @@ def normalize_channels(images: tf.Tensor) -> tf.Tensor:
     return (images - mean) / std
 
 
+def image_properties(images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Brightness and contrast of [B, S, S, 3] images in [0, 1]: the mean and the standard
+    deviation of grey intensity (ITU-R BT.601 luma), each float32 [B] in [0, 1]."""
+    grey = tf.image.rgb_to_grayscale(images)
+    return tf.reduce_mean(grey, axis=[1, 2, 3]), tf.math.reduce_std(grey, axis=[1, 2, 3])
+
+
 def preprocessing_fn(
     inputs: dict[str, tf.Tensor], custom_config: dict[str, Any] | None = None
 ) -> dict[str, tf.Tensor]:
-    """TFX Transform entry point. `custom_config` may set `image_size` (default 32)."""
-    image_size = int((custom_config or {}).get("image_size", DEFAULT_IMAGE_SIZE))
+    """TFX Transform entry point. `custom_config` may set `image_size` (default 32) and
+    `property_buckets` (default 4: quartiles)."""
+    config = custom_config or {}
+    image_size = int(config.get("image_size", DEFAULT_IMAGE_SIZE))
+    num_buckets = int(config.get("property_buckets", DEFAULT_PROPERTY_BUCKETS))
     images = decode_and_resize(inputs[IMAGE_KEY], image_size)
+    brightness, contrast = image_properties(images)
     return {
         IMAGE_KEY: normalize_channels(images),
         LABEL_KEY: tf.reshape(inputs[LABEL_KEY], [-1]),
+        BRIGHTNESS_BUCKET_KEY: tft.bucketize(brightness, num_buckets, name="brightness"),
+        CONTRAST_BUCKET_KEY: tft.bucketize(contrast, num_buckets, name="contrast"),
     }

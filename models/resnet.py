@@ -14,6 +14,8 @@ import tensorflow as tf
 import tf_keras as keras
 from tf_keras import layers
 
+from models.layers.stochastic_depth import StochasticDepth
+
 EXPANSION = {"basic": 1, "bottleneck": 4}
 
 
@@ -66,27 +68,36 @@ def _shortcut(x: tf.Tensor, channels: int, stride: int, name: str) -> tf.Tensor:
     return conv_bn(x, channels, 1, strides=stride, activation=False, name=f"{name}_0")
 
 
-def _add_relu(shortcut: tf.Tensor, residual: tf.Tensor, name: str) -> tf.Tensor:
+def _add_relu(
+    shortcut: tf.Tensor, residual: tf.Tensor, survival_prob: float, name: str
+) -> tf.Tensor:
+    """relu(shortcut + residual), the residual dropped per example by stochastic depth."""
+    if survival_prob < 1.0:
+        residual = StochasticDepth(survival_prob, name=f"{name}_drop")(residual)
     x = layers.Add(name=f"{name}_add")([shortcut, residual])
     return layers.ReLU(name=f"{name}_out")(x)
 
 
-def basic_block(x: tf.Tensor, width: int, stride: int, name: str) -> tf.Tensor:
+def basic_block(
+    x: tf.Tensor, width: int, stride: int, name: str, survival_prob: float = 1.0
+) -> tf.Tensor:
     """Two 3x3 convs: [B, H, W, C] -> [B, H / stride, W / stride, width]."""
     shortcut = _shortcut(x, width, stride, name)
     y = conv_bn(x, width, 3, strides=stride, name=f"{name}_1")
     y = conv_bn(y, width, 3, activation=False, name=f"{name}_2")
-    return _add_relu(shortcut, y, name)
+    return _add_relu(shortcut, y, survival_prob, name)
 
 
-def bottleneck_block(x: tf.Tensor, width: int, stride: int, name: str) -> tf.Tensor:
+def bottleneck_block(
+    x: tf.Tensor, width: int, stride: int, name: str, survival_prob: float = 1.0
+) -> tf.Tensor:
     """1x1 -> 3x3 (strided) -> 1x1 expand: [B, H, W, C] -> [B, H / stride, W / stride, 4 width]."""
     channels = width * EXPANSION["bottleneck"]
     shortcut = _shortcut(x, channels, stride, name)
     y = conv_bn(x, width, 1, name=f"{name}_1")
     y = conv_bn(y, width, 3, strides=stride, name=f"{name}_2")
     y = conv_bn(y, channels, 1, activation=False, name=f"{name}_3")
-    return _add_relu(shortcut, y, name)
+    return _add_relu(shortcut, y, survival_prob, name)
 
 
 BLOCKS = {"basic": basic_block, "bottleneck": bottleneck_block}
@@ -94,12 +105,19 @@ STEMS = {"imagenet": imagenet_stem, "cifar": cifar_stem}
 
 
 def resnet_stage(
-    x: tf.Tensor, blocks: int, width: int, stride: int, block_type: str, name: str
+    x: tf.Tensor,
+    blocks: int,
+    width: int,
+    stride: int,
+    block_type: str,
+    name: str,
+    survival_prob: float = 1.0,
 ) -> tf.Tensor:
     """`blocks` residual blocks, the first strided: -> [B, H / stride, W / stride, width * exp]."""
     block = BLOCKS[block_type]
     for i in range(blocks):
-        x = block(x, width, stride if i == 0 else 1, name=f"{name}_block{i + 1}")
+        stride_i = stride if i == 0 else 1
+        x = block(x, width, stride_i, name=f"{name}_block{i + 1}", survival_prob=survival_prob)
     return x
 
 
@@ -110,8 +128,12 @@ def resnet_features(
     widths: Sequence[int],
     block: str = "basic",
     stem: str = "imagenet",
+    survival_prob: float = 1.0,
 ) -> tf.Tensor:
     """Stem then one stage per (depth, width); every stage after the first halves H and W.
+
+    survival_prob < 1 adds stochastic depth to every residual block (the same probability in
+    each block).
 
     Image [B, H, W, 3] -> feature map [B, H / s, W / s, widths[-1] * expansion], where s is 4
     (imagenet stem) or 1 (cifar stem) times 2 ** (len(depths) - 1).
@@ -122,8 +144,17 @@ def resnet_features(
         raise ValueError(f"block must be one of {list(BLOCKS)}, stem one of {list(STEMS)}.")
     x = STEMS[stem](x, widths[0])
     for i, (depth, width) in enumerate(zip(depths, widths, strict=True)):
-        x = resnet_stage(x, depth, width, 1 if i == 0 else 2, block, name=f"conv{i + 2}")
+        stride = 1 if i == 0 else 2
+        x = resnet_stage(x, depth, width, stride, block, f"conv{i + 2}", survival_prob)
     return x
+
+
+def classifier_head(features: tf.Tensor, num_classes: int, dropout: float = 0.0) -> tf.Tensor:
+    """Pooled features [B, C] -> (dropout) -> logits [B, num_classes], float32 under any
+    mixed-precision policy so the softmax and loss stay accurate."""
+    if dropout:
+        features = layers.Dropout(dropout, name="dropout")(features)
+    return layers.Dense(num_classes, name="logits", dtype="float32")(features)
 
 
 def build_resnet(
@@ -134,14 +165,19 @@ def build_resnet(
     widths: Sequence[int],
     block: str = "basic",
     stem: str = "imagenet",
+    survival_prob: float = 1.0,
+    dropout: float = 0.0,
     name: str = "resnet",
 ) -> keras.Model:
     """ResNet classifier: image [B, H, W, 3] -> logits [B, num_classes].
 
     E.g. ResNet-18 is depths (2, 2, 2, 2), widths (64, 128, 256, 512), block "basic".
+    survival_prob is the stochastic-depth keep probability of every block, dropout the rate
+    before the classifier.
     """
     inputs = keras.Input(input_shape, name="image")
-    x = resnet_features(inputs, depths=depths, widths=widths, block=block, stem=stem)
+    x = resnet_features(
+        inputs, depths=depths, widths=widths, block=block, stem=stem, survival_prob=survival_prob
+    )
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = layers.Dense(num_classes, name="logits")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, classifier_head(x, num_classes, dropout), name=name)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import tf_keras as keras
 from tf_keras import layers
 
-from models.resnet import conv_bn
+from models.resnet import classifier_head, conv_bn
 
 
 def build_simple_cnn(
@@ -29,7 +29,4 @@ def build_simple_cnn(
         x = conv_bn(x, width, 3, name=f"block{i + 1}")
         x = layers.MaxPool2D(2, name=f"block{i + 1}_pool")(x)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    if dropout:
-        x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(num_classes, name="logits")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, classifier_head(x, num_classes, dropout), name=name)

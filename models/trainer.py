@@ -1,24 +1,34 @@
 """Trainer module shared by every model: `run_fn` (TFX Trainer entry point) and its parts.
 
-`run_fn` reads everything from `fn_args` (files, Transform output, serving dir) and from
-`fn_args.custom_config`, a JSON-able dict made by `trainer_custom_config`:
+`run_fn` reads everything from `fn_args` (files, Transform output, serving dir, base model) and
+from `fn_args.custom_config`, a JSON-able dict made by `trainer_custom_config`:
 
     model            registered model name (models/registry.py)
     model_overrides  builder keyword arguments
-    train            TrainConfig fields (epochs, batch_size, learning_rate, seed, ...)
+    train            TrainConfig fields (optimizer, schedule, augmentation, distillation, ...)
     image_size       side of the square images Transform produces
     class_names      label index -> human-readable name, exported with the model
+    checkpoint_root  stable directory for epoch checkpoints, or None (no resume)
 
-Augmentation (random flip + pad-and-crop) runs in the tf.data input pipeline, so every epoch
-sees new draws; the draws are stateless functions of (seed, step), so a run is repeatable.
+Augmentation (models/augment.py) runs in the tf.data input pipeline, so every epoch sees new
+draws; the draws are stateless functions of (seed, step), so a run is repeatable.
+
+Checkpoints and resume: TFX gives every execution a new `model_run_dir`, so a re-run of an
+interrupted Trainer could not find its checkpoints there. They live under `checkpoint_root`
+(the pipeline passes <pipeline_root>/checkpoints/<component id>) in a sub-directory named by a
+hash of the custom config and the input artifacts, so only an identical re-run resumes: it
+restores weights, optimizer state (hence the step and the learning rate) and the epoch, and
+continues at the next epoch. The directory is deleted once training completes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -31,10 +41,15 @@ from tfx import v1 as tfx  # noqa: E402
 from tfx_bsl.public import tfxio  # noqa: E402
 
 from models import registry  # noqa: E402
+from models.augment import augment_batch  # noqa: E402
+from models.distillation import Distiller, load_teacher  # noqa: E402
+from models.distribute import create_strategy, set_precision  # noqa: E402
 from models.preprocessing import IMAGE_KEY, LABEL_KEY  # noqa: E402
+from models.schedules import build_schedule  # noqa: E402
 from models.signatures import EXAMPLES_SIGNATURE, RAW_BYTES_SIGNATURE  # noqa: E402
 
 HISTORY_FILE = "history.json"
+BASELINE_TEACHER = "baseline"
 
 
 def trainer_custom_config(
@@ -44,6 +59,7 @@ def trainer_custom_config(
     train: dict[str, Any],
     image_size: int,
     class_names: list[str],
+    checkpoint_root: str | None = None,
 ) -> dict[str, Any]:
     """The `custom_config` dict `run_fn` expects (one place that knows its keys)."""
     return {
@@ -52,25 +68,8 @@ def trainer_custom_config(
         "train": dict(train),
         "image_size": int(image_size),
         "class_names": list(class_names),
+        "checkpoint_root": checkpoint_root,
     }
-
-
-def augment(images: tf.Tensor, seed: tf.Tensor, pad: int) -> tf.Tensor:
-    """Random horizontal flip and pad-and-crop of a batch [B, H, W, C], one draw per image.
-
-    `seed` is a stateless seed (shape [2]); the same seed gives the same batch.
-    """
-    seeds = tf.random.experimental.stateless_split(seed, num=tf.shape(images)[0])
-    size = tf.shape(images)[1:]
-    padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
-
-    def augment_one(args: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
-        image, image_seed = args
-        flip_seed, crop_seed = tf.unstack(tf.random.experimental.stateless_split(image_seed, 2))
-        image = tf.image.stateless_random_flip_left_right(image, flip_seed)
-        return tf.image.stateless_random_crop(image, size, crop_seed)
-
-    return tf.map_fn(augment_one, (padded, seeds), fn_output_signature=images.dtype)
 
 
 def input_fn(
@@ -78,31 +77,37 @@ def input_fn(
     data_accessor: tfx.components.DataAccessor,
     tf_transform_output: tft.TFTransformOutput,
     *,
-    batch_size: int,
+    train: dict[str, Any],
+    num_classes: int,
     training: bool,
-    augment_pad: int | None,
-    seed: int,
+    first_step: int = 0,
 ) -> tf.data.Dataset:
-    """Batches of (transformed image [B,S,S,3], label [B]).
+    """Batches of (transformed image [B,S,S,3], one-hot label [B,K]).
 
     Training data repeats forever (Keras' `steps_per_epoch` marks the epochs), is shuffled,
-    and is augmented when `augment_pad` is set; evaluation data is one ordered pass.
+    and is augmented as `train` (TrainConfig fields) asks; batch n's draws use the seed
+    (train["seed"], first_step + n). Evaluation data is one ordered pass.
     """
     dataset = data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(
-            batch_size=batch_size,
+            batch_size=train["batch_size"],
             shuffle=training,
-            shuffle_seed=seed,
+            shuffle_seed=train["seed"],
             num_epochs=None if training else 1,
         ),
         tf_transform_output.transformed_metadata.schema,
     )
-    dataset = dataset.map(lambda f: (f[IMAGE_KEY], tf.reshape(f[LABEL_KEY], [-1])))
-    if training and augment_pad is not None:
-        step_seeds = tf.data.Dataset.counter().map(lambda step: tf.stack([seed, step]))
+    dataset = dataset.map(
+        lambda f: (f[IMAGE_KEY], tf.one_hot(tf.reshape(f[LABEL_KEY], [-1]), num_classes))
+    )
+    if training and train["augment"]:
+        seed = train["seed"]
+        step_seeds = tf.data.Dataset.counter(start=first_step).map(
+            lambda step: tf.stack([tf.cast(seed, tf.int64), step])
+        )
         dataset = tf.data.Dataset.zip((dataset, step_seeds)).map(
-            lambda batch, step_seed: (augment(batch[0], step_seed, augment_pad), batch[1]),
+            lambda batch, step_seed: augment_batch(*batch, step_seed, train),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     return dataset.prefetch(tf.data.AUTOTUNE)
@@ -115,39 +120,72 @@ def count_records(file_pattern: list[str]) -> int:
     return int(dataset.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
 
 
-class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up from 0 to `peak` over `warmup_steps`, then cosine decay to 0."""
+def build_optimizer(
+    train: dict[str, Any], learning_rate: keras.optimizers.schedules.LearningRateSchedule
+) -> keras.optimizers.Optimizer:
+    """AdamW, SGD or RMSProp from TrainConfig fields, with an EMA of the weights when
+    `ema_decay` is set (Keras swaps the average into the model when `fit` ends)."""
+    common = {
+        "learning_rate": learning_rate,
+        "weight_decay": train["weight_decay"] or None,
+        "use_ema": train["ema_decay"] is not None,
+        "ema_momentum": train["ema_decay"] or 0.99,
+    }
+    if train["optimizer"] == "adamw":
+        return keras.optimizers.AdamW(**common)
+    if train["optimizer"] == "sgd":
+        return keras.optimizers.SGD(
+            momentum=train["momentum"], nesterov=train["nesterov"], **common
+        )
+    if train["optimizer"] == "rmsprop":
+        return keras.optimizers.RMSprop(momentum=train["momentum"], epsilon=1e-3, **common)
+    raise ValueError(f"train.optimizer must be adamw, sgd or rmsprop; got {train['optimizer']!r}.")
 
-    def __init__(self, peak: float, warmup_steps: int, total_steps: int):
+
+class LearningRateLog(keras.callbacks.Callback):
+    """Adds the learning rate at the end of each epoch to the logs (for TensorBoard and the
+    history); list it before the callbacks that read the logs."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        lr = optimizer.learning_rate
+        if isinstance(lr, keras.optimizers.schedules.LearningRateSchedule):
+            lr = lr(optimizer.iterations)
+        logs["learning_rate"] = float(keras.backend.get_value(lr))
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves `checkpoint` (model, optimizer, epoch counter) through `manager` every epoch."""
+
+    def __init__(self, manager: tf.train.CheckpointManager, epoch: tf.Variable):
         super().__init__()
-        self.peak = peak
-        self.warmup_steps = warmup_steps
-        self.total_steps = total_steps
+        self.manager = manager
+        self.epoch = epoch
 
-    def __call__(self, step):
-        step = tf.cast(step, tf.float32)
-        warmup = self.peak * step / max(self.warmup_steps, 1)
-        progress = (step - self.warmup_steps) / max(self.total_steps - self.warmup_steps, 1)
-        cosine = 0.5 * self.peak * (1.0 + tf.cos(math.pi * tf.clip_by_value(progress, 0.0, 1.0)))
-        return tf.where(step < self.warmup_steps, warmup, cosine)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "peak": self.peak,
-            "warmup_steps": self.warmup_steps,
-            "total_steps": self.total_steps,
-        }
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.assign(epoch + 1)
+        self.manager.save(checkpoint_number=epoch + 1)
 
 
 class EpochLog(keras.callbacks.Callback):
-    """Logs one line per epoch (metrics, images/s) and keeps the history for learning curves."""
+    """Logs one line per epoch (metrics, images/s) and keeps the history for learning curves.
 
-    def __init__(self, model_name: str, images_per_epoch: int, history_path: str):
+    The history (one row per epoch) is rewritten to every path in `history_paths` after each
+    epoch; a resumed run passes the rows of the epochs it restored as `history`.
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        images_per_epoch: int,
+        history_paths: list[str],
+        history: list[dict[str, float]] | None = None,
+    ):
         super().__init__()
         self.model_name = model_name
         self.images_per_epoch = images_per_epoch
-        self.history_path = history_path
-        self.history: list[dict[str, float]] = []
+        self.history_paths = history_paths
+        self.history: list[dict[str, float]] = list(history or [])
         self._start = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -158,9 +196,10 @@ class EpochLog(keras.callbacks.Callback):
         row = {"epoch": epoch + 1, "seconds": seconds, **{k: float(v) for k, v in logs.items()}}
         row["images_per_second"] = self.images_per_epoch / seconds
         self.history.append(row)
-        with tf.io.gfile.GFile(self.history_path, "w") as f:
-            json.dump(self.history, f, indent=1)
-        metrics = " ".join(f"{k}={v:.4f}" for k, v in sorted(logs.items()) if k != "lr")
+        for path in self.history_paths:
+            with tf.io.gfile.GFile(path, "w") as f:
+                json.dump(self.history, f, indent=1)
+        metrics = " ".join(f"{k}={v:.4g}" for k, v in sorted(logs.items()))
         logging.info(
             "[%s] epoch %d: %s (%.0f images/s)",
             self.model_name,
@@ -218,70 +257,172 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     config = fn_args.custom_config
     train = config["train"]
     class_names = config["class_names"]
-    image_size = config["image_size"]
     keras.utils.set_random_seed(train["seed"])
     tf.config.experimental.enable_op_determinism()
+    set_precision(train["mixed_precision"])
+    strategy = create_strategy(train["strategy"])
 
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    model = registry.build_model(
-        config["model"],
-        input_shape=(image_size, image_size, 3),
-        num_classes=len(class_names),
-        **config["model_overrides"],
-    )
+    with strategy.scope():
+        model = build_model(config, num_classes=len(class_names))
     epochs = train["epochs"]
     if epochs > 0:
         num_train = count_records(fn_args.train_files)
         steps_per_epoch = train["steps_per_epoch"] or math.ceil(num_train / train["batch_size"])
-        _fit(model, fn_args, tf_transform_output, train, steps_per_epoch, config["model"])
+        with strategy.scope():
+            trainable = _with_teacher(model, train, fn_args.base_model)
+
+        def dataset(files: list[str], training: bool, first_step: int = 0) -> tf.data.Dataset:
+            return input_fn(
+                files,
+                fn_args.data_accessor,
+                tf_transform_output,
+                train=train,
+                num_classes=len(class_names),
+                training=training,
+                first_step=first_step,
+            )
+
+        fit(
+            trainable,
+            lambda first_step: dataset(fn_args.train_files, True, first_step),
+            dataset(fn_args.eval_files, False),
+            train=train,
+            model_name=config["model"],
+            steps_per_epoch=steps_per_epoch,
+            run_dir=fn_args.model_run_dir,
+            checkpoint_directory=checkpoint_dir(config, fn_args),
+            strategy=strategy,
+        )
     else:
         logging.info("[%s] epochs=0: exporting the untrained model", config["model"])
     export_serving_model(model, tf_transform_output, class_names, fn_args.serving_model_dir)
 
 
-def _fit(
+def build_model(config: dict[str, Any], num_classes: int) -> keras.Model:
+    """The registered model with the TrainConfig's regularisation (dropout, stochastic depth)."""
+    train, size = config["train"], config["image_size"]
+    regularisation = {"dropout": train["dropout"]} if train["dropout"] else {}
+    if train["survival_prob"] < 1.0:
+        regularisation["survival_prob"] = train["survival_prob"]
+    return registry.build_model(
+        config["model"],
+        input_shape=(size, size, 3),
+        num_classes=num_classes,
+        **{**config["model_overrides"], **regularisation},
+    )
+
+
+def _with_teacher(model: keras.Model, train: dict[str, Any], base_model: str | None) -> keras.Model:
+    """`model`, or a `Distiller` around it when `train["teacher"]` names a teacher."""
+    teacher = train["teacher"]
+    if not teacher:
+        return model
+    if teacher == BASELINE_TEACHER:
+        if not base_model:
+            raise ValueError(
+                "train.teacher='baseline' needs the baseline Trainer's model as base_model; "
+                "set it on the candidate only."
+            )
+        teacher = base_model
+    return Distiller(
+        model,
+        load_teacher(teacher),
+        temperature=train["distill_temperature"],
+        weight=train["distill_weight"],
+        label_smoothing=train["label_smoothing"],
+    )
+
+
+def checkpoint_dir(config: dict[str, Any], fn_args: tfx.components.FnArgs) -> str | None:
+    """<checkpoint_root>/<hash of the custom config and input artifacts>, or None.
+
+    Two executions share the directory only when they would train the same model on the
+    same data, so a re-run resumes and a changed run starts afresh.
+    """
+    if not config.get("checkpoint_root") or not config["train"]["resume"]:
+        return None
+    key = {
+        "config": {k: v for k, v in config.items() if k != "checkpoint_root"},
+        "train_files": fn_args.train_files,
+        "eval_files": fn_args.eval_files,
+        "transform_output": fn_args.transform_output,
+        "base_model": fn_args.base_model,
+    }
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return os.path.join(config["checkpoint_root"], digest)
+
+
+def fit(
     model: keras.Model,
-    fn_args: tfx.components.FnArgs,
-    tf_transform_output: tft.TFTransformOutput,
+    train_dataset: Callable[[int], tf.data.Dataset],
+    eval_dataset: tf.data.Dataset,
+    *,
     train: dict[str, Any],
-    steps_per_epoch: int,
     model_name: str,
-) -> None:
-    batch_size = train["batch_size"]
-    train_ds, eval_ds = (
-        input_fn(
-            files,
-            fn_args.data_accessor,
-            tf_transform_output,
-            batch_size=batch_size,
-            training=training,
-            augment_pad=train["pad"] if training and train["augment"] else None,
-            seed=train["seed"],
+    steps_per_epoch: int,
+    run_dir: str,
+    checkpoint_directory: str | None,
+    strategy: tf.distribute.Strategy | None = None,
+) -> list[dict[str, float]]:
+    """Compiles and trains `model` for train["epochs"] epochs; returns the history rows.
+
+    `train_dataset(first_step)` gives the (augmented) training batches from global step
+    `first_step` on. With a `checkpoint_directory`, every epoch is checkpointed there and an
+    interrupted run resumes from its last epoch (weights, optimizer state, hence the learning
+    rate, and the epoch). TensorBoard scalars (incl. the learning rate) and history.json go to
+    `run_dir`.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        optimizer = build_optimizer(train, build_schedule(train, steps_per_epoch))
+        model.compile(
+            optimizer=optimizer,
+            loss=keras.losses.CategoricalCrossentropy(
+                from_logits=True, label_smoothing=train["label_smoothing"]
+            ),
+            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
         )
-        for files, training in ((fn_args.train_files, True), (fn_args.eval_files, False))
-    )
-    schedule = WarmupCosine(
-        peak=train["learning_rate"],
-        warmup_steps=train["warmup_epochs"] * steps_per_epoch,
-        total_steps=train["epochs"] * steps_per_epoch,
-    )
-    model.compile(
-        optimizer=keras.optimizers.AdamW(
-            learning_rate=schedule, weight_decay=train["weight_decay"]
-        ),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-    )
-    epoch_log = EpochLog(
-        model_name,
-        images_per_epoch=steps_per_epoch * batch_size,
-        history_path=os.path.join(fn_args.model_run_dir, HISTORY_FILE),
-    )
+        optimizer.build(model.trainable_variables)
+        epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+    history: list[dict[str, float]] = []
+    callbacks: list[keras.callbacks.Callback] = [LearningRateLog()]
+    history_paths = [os.path.join(run_dir, HISTORY_FILE)]
+    if checkpoint_directory:
+        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch)
+        manager = tf.train.CheckpointManager(checkpoint, checkpoint_directory, max_to_keep=2)
+        if manager.latest_checkpoint:
+            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            saved_history = os.path.join(checkpoint_directory, HISTORY_FILE)
+            history = _read_history(saved_history, int(epoch))
+            logging.info(
+                "[%s] resuming after epoch %d from %s",
+                model_name,
+                int(epoch),
+                checkpoint_directory,
+            )
+        callbacks.append(EpochCheckpoint(manager, epoch))
+        history_paths.append(os.path.join(checkpoint_directory, HISTORY_FILE))
+    initial_epoch = int(epoch)
+    epoch_log = EpochLog(model_name, steps_per_epoch * train["batch_size"], history_paths, history)
+    callbacks += [epoch_log, keras.callbacks.TensorBoard(log_dir=run_dir)]
     model.fit(
-        train_ds,
+        train_dataset(initial_epoch * steps_per_epoch),
         epochs=train["epochs"],
+        initial_epoch=initial_epoch,
         steps_per_epoch=steps_per_epoch,
-        validation_data=eval_ds,
-        callbacks=[epoch_log, keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],
+        validation_data=eval_dataset,
+        callbacks=callbacks,
         verbose=0,
     )
+    if checkpoint_directory:
+        tf.io.gfile.rmtree(checkpoint_directory)
+    return epoch_log.history
+
+
+def _read_history(path: str, epochs: int) -> list[dict[str, float]]:
+    """The rows of the first `epochs` epochs saved at `path` (none if it is missing)."""
+    if not tf.io.gfile.exists(path):
+        return []
+    with tf.io.gfile.GFile(path) as f:
+        return [row for row in json.load(f) if row["epoch"] <= epochs]

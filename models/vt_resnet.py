@@ -8,7 +8,7 @@ import tf_keras as keras
 from tf_keras import layers
 
 from models.layers.vt import VTModule
-from models.resnet import resnet_features
+from models.resnet import classifier_head, resnet_features
 
 
 def build_vt_resnet(
@@ -23,6 +23,11 @@ def build_vt_resnet(
     num_tokens: int = 16,
     token_channels: int | None = None,
     num_heads: int = 1,
+    key_channels: int | None = None,
+    ffn_channels: int | None = None,
+    projector_channels: int | None = None,
+    survival_prob: float = 1.0,
+    dropout: float = 0.0,
     name: str = "vt_resnet",
 ) -> keras.Model:
     """VT-ResNet classifier: image [B, H, W, 3] -> logits [B, num_classes].
@@ -34,24 +39,37 @@ def build_vt_resnet(
     others the recurrent one fed the previous module's tokens. The head averages the last
     module's L tokens [B, L, Ct] and maps them to logits; that module skips its projector,
     whose output the head would not read.
+
+    The VT knobs (num_tokens, token_channels, num_heads, key_channels, ffn_channels,
+    projector_channels) are those of `VTModule`; survival_prob (stochastic depth of the ResNet
+    blocks) and dropout (before the classifier) are those of `build_resnet`.
     """
     if len(depths) != 4 or len(widths) != 4:
         raise ValueError(f"Expected four-stage ResNet tables, got {depths=} {widths=}.")
     if num_vt_modules < 1:
         raise ValueError(f"num_vt_modules must be >= 1, got {num_vt_modules}.")
     inputs = keras.Input(input_shape, name="image")
-    x = resnet_features(inputs, depths=depths[:3], widths=widths[:3], block=block, stem=stem)
+    x = resnet_features(
+        inputs,
+        depths=depths[:3],
+        widths=widths[:3],
+        block=block,
+        stem=stem,
+        survival_prob=survival_prob,
+    )
     tokens = None
     for i in range(num_vt_modules):
         module = VTModule(
             num_tokens=num_tokens,
             token_channels=token_channels,
             num_heads=num_heads,
+            key_channels=key_channels,
+            ffn_channels=ffn_channels,
+            projector_channels=projector_channels,
             recurrent=i > 0,
             project=i < num_vt_modules - 1,
             name=f"vt{i + 1}",
         )
         x, tokens = module(x if tokens is None else [x, tokens])
     x = layers.GlobalAveragePooling1D(name="token_pool")(tokens)
-    outputs = layers.Dense(num_classes, name="logits")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, classifier_head(x, num_classes, dropout), name=name)

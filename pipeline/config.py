@@ -28,12 +28,21 @@ class DataConfig:
       data_dir: local or gs:// directory in the source's layout.
       image_size: side in pixels that Transform resizes every image to.
       schema: name of a folder under `schemas/` holding the curated `schema.pbtxt`.
+      split_ratios: hash buckets per split for data sets without splits of their own (a
+        folder of class folders, a manifest), e.g. {"train": 8, "eval": 1, "test": 1}.
+      max_per_class: read at most this many images per class and split (folder, imagenet);
+        None reads all.
+      max_rejected_fraction: ExampleGen fails when more than this fraction of the inputs
+        (corrupt, empty or non-image files, unknown classes...) is rejected.
     """
 
     source: str = "cifar10"
     data_dir: str = EMBEDDED_DATA_DIR
     image_size: int = 32
     schema: str = "cifar10"
+    split_ratios: dict[str, int] = field(default_factory=lambda: {"train": 9, "eval": 1})
+    max_per_class: int | None = None
+    max_rejected_fraction: float = 0.001
 
 
 @dataclass(frozen=True)
@@ -42,25 +51,85 @@ class TrainConfig:
 
     Attributes:
       epochs: passes over the training split; 0 exports the untrained model.
-      batch_size: images per step.
-      learning_rate: peak learning rate of the cosine schedule (after warm-up).
+      batch_size: images per step (global, summed over replicas).
+      optimizer: "adamw", "sgd" or "rmsprop".
+      momentum: momentum of SGD and RMSProp.
+      nesterov: Nesterov momentum for SGD.
+      learning_rate: peak learning rate, reached after the warm-up.
+      lr_reference_batch: when set, learning_rate and warmup_start_lr are scaled by
+        batch_size / lr_reference_batch (the paper: 0.16 at 2048).
+      schedule: "cosine" (decay to 0 at the last epoch) or "paper" (x lr_decay per epoch).
       warmup_epochs: linear warm-up length in epochs.
-      weight_decay: decoupled weight decay of AdamW.
-      augment: random horizontal flip + pad-and-crop, drawn anew every epoch.
-      pad: pixels of zero padding before the random crop.
+      warmup_start_lr: learning rate at step 0 of the warm-up (the paper: 0.01).
+      lr_decay: per-epoch factor of the "paper" schedule (the paper: 0.9875).
+      weight_decay: weight decay (decoupled for AdamW, coupled for SGD and RMSProp).
+      label_smoothing: mass spread uniformly over the classes in the training targets.
+      survival_prob: stochastic-depth keep probability of each ResNet block; 1.0 is off.
+      dropout: dropout rate before the classifier.
+      ema_decay: decay of an exponential moving average of the weights, which is then what is
+        evaluated and exported; None is off (the paper: 0.99985).
+      augment: random horizontal flip + crop, drawn anew every epoch.
+      crop: "pad" (pad `pad` pixels and crop back) or "resized" (random resized crop).
+      pad: pixels of zero padding before the "pad" crop.
+      randaugment_layers: RandAugment ops applied per image; 0 is off.
+      randaugment_magnitude: RandAugment magnitude, 0..10.
+      mixup_alpha: Beta(alpha, alpha) of mixup; 0 is off.
+      cutmix_alpha: Beta(alpha, alpha) of cutmix; 0 is off. With both on, each batch uses one.
+      teacher: knowledge distillation from "" (off), "baseline" (the CNN trained in the same
+        run) or a SavedModel path.
+      distill_weight: weight of the distillation term; 1 - it weighs the cross-entropy.
+      distill_temperature: softmax temperature of teacher and student in the distillation term.
+      strategy: tf.distribute strategy: "default", "mirrored", "multi_worker_mirrored", "tpu".
+      mixed_precision: float16 compute on GPUs (ignored without a GPU).
+      resume: continue from the last epoch checkpoint of an interrupted identical run.
       steps_per_epoch: training steps per epoch; None counts the training records once.
       seed: seeds weights, shuffling and augmentation.
     """
 
     epochs: int = 30
     batch_size: int = 64
+    optimizer: str = "adamw"
+    momentum: float = 0.9
+    nesterov: bool = False
     learning_rate: float = 2e-3
+    lr_reference_batch: int | None = None
+    schedule: str = "cosine"
     warmup_epochs: int = 1
+    warmup_start_lr: float = 0.0
+    lr_decay: float = 0.9875
     weight_decay: float = 1e-4
+    label_smoothing: float = 0.0
+    survival_prob: float = 1.0
+    dropout: float = 0.0
+    ema_decay: float | None = None
     augment: bool = True
+    crop: str = "pad"
     pad: int = 4
+    randaugment_layers: int = 0
+    randaugment_magnitude: float = 9.0
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    teacher: str = ""
+    distill_weight: float = 0.8
+    distill_temperature: float = 1.0
+    strategy: str = "default"
+    mixed_precision: bool = False
+    resume: bool = True
     steps_per_epoch: int | None = None
     seed: int = 42
+
+    def __post_init__(self):
+        choices = {
+            "optimizer": ("adamw", "sgd", "rmsprop"),
+            "schedule": ("cosine", "paper"),
+            "crop": ("pad", "resized"),
+            "strategy": ("default", "mirrored", "multi_worker_mirrored", "tpu"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"train.{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}"
+                )
 
 
 @dataclass(frozen=True)
@@ -72,15 +141,21 @@ class ModelConfig:
       overrides: keyword arguments passed to the model builder (e.g. num_tokens).
       epochs: replaces `TrainConfig.epochs` for this model when set.
       learning_rate: replaces `TrainConfig.learning_rate` for this model when set.
+      teacher: replaces `TrainConfig.teacher` (knowledge distillation) for this model when set.
     """
 
     name: str
     overrides: dict[str, typing.Any] = field(default_factory=dict)
     epochs: int | None = None
     learning_rate: float | None = None
+    teacher: str | None = None
 
     def train_config(self, shared: TrainConfig) -> TrainConfig:
-        changes = {"epochs": self.epochs, "learning_rate": self.learning_rate}
+        changes = {
+            "epochs": self.epochs,
+            "learning_rate": self.learning_rate,
+            "teacher": self.teacher,
+        }
         return dataclasses.replace(shared, **{k: v for k, v in changes.items() if v is not None})
 
 
@@ -92,10 +167,40 @@ class GateConfig:
       min_accuracy: absolute floor every pushed model must reach.
       min_gain: the candidate (VT) is blessed when its accuracy minus the baseline's (CNN) is
         at least this; 0.0 means "at least as good as the CNN".
+      min_gain_over_production: the run's winner replaces the model in production (the
+        newest pushed version, evaluated on this run's eval split) only when its accuracy
+        minus production's is at least this; 0.0 means "at least as good".
     """
 
     min_accuracy: float = 0.2
     min_gain: float = 0.0
+    min_gain_over_production: float = 0.0
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """What TFMA measures besides top-1 accuracy, and on which slices.
+
+    Attributes:
+      slices: features to slice by, one slice set each (besides the overall slice). Raw
+        features (label_name, coarse_label_name) come from the examples; image-property
+        buckets (brightness_bucket, contrast_bucket) from the Transform graph inside the model.
+        A feature a data set lacks yields no slices.
+      top_k: k of the top-k accuracy.
+      calibration_bins: equal-width confidence bins of the expected calibration error.
+      property_buckets: quantile buckets of each image property, computed by Transform over
+        the training split (4 = quartiles).
+    """
+
+    slices: tuple[str, ...] = (
+        "label_name",
+        "coarse_label_name",
+        "brightness_bucket",
+        "contrast_bucket",
+    )
+    top_k: int = 5
+    calibration_bins: int = 10
+    property_buckets: int = 4
 
 
 @dataclass(frozen=True)
@@ -145,6 +250,7 @@ class PipelineConfig:
     baseline: ModelConfig = field(default_factory=lambda: ModelConfig("resnet_tiny"))
     train: TrainConfig = field(default_factory=TrainConfig)
     gate: GateConfig = field(default_factory=GateConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     beam: str = "in_memory"
     beam_args: tuple[str, ...] = ()
     cloud: CloudConfig = field(default_factory=CloudConfig)
@@ -197,10 +303,70 @@ def _cifar10() -> PipelineConfig:
     )
 
 
+def _cifar100() -> PipelineConfig:
+    """CIFAR-100 (python or binary layout, or its .tar.gz; `--data-dir`), fine labels, with
+    the coarse superclass as a slicing feature: VT-ResNet-18 vs ResNet-18, CIFAR stems."""
+    cifar10 = _cifar10()
+    return dataclasses.replace(
+        cifar10,
+        name="cifar100",
+        data=DataConfig(source="cifar100", data_dir="cifar-100-python", schema="cifar100"),
+        gate=GateConfig(min_accuracy=0.3),
+    )
+
+
+def _imagenet() -> PipelineConfig:
+    """ILSVRC2012 (`--data-dir` holding train/ and val/) at 224 px: VT-ResNet-18 vs ResNet-18
+    (Wu et al. 2020, table 2), with Beam on every core for the 1.28M-file ingestion."""
+    return PipelineConfig(
+        name="imagenet",
+        data=DataConfig(source="imagenet", data_dir="imagenet", image_size=224, schema="imagenet"),
+        candidate=ModelConfig("vt_resnet18"),
+        baseline=ModelConfig("resnet18"),
+        train=TrainConfig(epochs=90, batch_size=256, learning_rate=2e-3, warmup_epochs=5),
+        gate=GateConfig(min_accuracy=0.5),
+        beam="multi_processing",
+    )
+
+
+def _folder() -> PipelineConfig:
+    """Your own images as class folders (`--data-dir`; see components/image_example_gen),
+    resized to 64 px, split 80/10/10 by a hash of each file's path when there is no
+    train/ + val/ at the top."""
+    return PipelineConfig(
+        name="folder",
+        data=DataConfig(
+            source="folder",
+            data_dir="images",
+            image_size=64,
+            schema="folder",
+            split_ratios={"train": 8, "eval": 1, "test": 1},
+        ),
+    )
+
+
+def _mnist(source: str, name: str) -> Callable[[], PipelineConfig]:
+    def preset() -> PipelineConfig:
+        return PipelineConfig(
+            name=name,
+            data=DataConfig(source=source, data_dir=name, image_size=28, schema=source),
+            train=TrainConfig(epochs=10, batch_size=128),
+        )
+
+    preset.__doc__ = f"{name} IDX .gz files (`--data-dir`), 28 px grey: tiny VT vs tiny CNN."
+    return preset
+
+
 PRESETS: dict[str, Callable[[], PipelineConfig]] = {
     "default": _default,
     "smoke": _smoke,
     "cifar10": _cifar10,
+    "cifar100": _cifar100,
+    "imagenet": _imagenet,
+    "folder": _folder,
+    "mnist": _mnist("mnist", "mnist"),
+    "fashion_mnist": _mnist("fashion_mnist", "fashion_mnist"),
+    "kmnist": _mnist("kmnist", "kmnist"),
 }
 
 

@@ -1,33 +1,63 @@
 """The TFMA evaluation of a run: VT (candidate) against the CNN (baseline), with slices.
 
+Metrics per model and slice: example count, top-1 and top-k accuracy, loss (cross-entropy of
+the predicted probabilities), expected calibration error, per-class precision and recall, and
+the multi-class confusion matrix (a TFMA plot).
+
 The Evaluator blesses the candidate when its top-1 accuracy on the overall slice clears the
-absolute floor and beats the baseline by at least `min_gain` (per-class slices are reported,
-not gated: a plain `threshold` would gate every slice). TFMA skips thresholds on the
-baseline model, so the winner selection (`components/winner`) checks the CNN's floor from the
-same metrics.
+absolute floor and beats the baseline by at least `min_gain` (other slices are reported, not
+gated: a plain `threshold` would gate every slice). TFMA skips thresholds on the baseline
+model, so the winner selection (`components/winner`) checks the CNN's floor from the same
+metrics.
+
+Slices. TFMA reads the raw examples (what serving sees), so raw features such as
+`label_name` slice directly. Image-property buckets (brightness, contrast) are computed by
+the Transform graph, which TFMA does not run by itself: the Evaluator loads this module
+(`module_path`) and `custom_extractors` adds one step after feature parsing that runs the
+candidate model's own Transform layer on the raw image and adds the bucket features it
+outputs. Both models share one Transform graph, so the buckets are the same for both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterator, Sequence
 
+import apache_beam as beam
+import numpy as np
 import tensorflow_model_analysis as tfma
 
-from pipeline.config import GateConfig
+from pipeline.config import EvaluationConfig, GateConfig
 
 CANDIDATE = "candidate"
 BASELINE = "baseline"
 ACCURACY = "sparse_categorical_accuracy"
+TOP_K_ACCURACY = "top_k_accuracy"
+LOSS = "loss"
 LABEL_KEY = "label"
+IMAGE_KEY = "image"
 PREDICTION_KEY = "probabilities"
-DEFAULT_SLICE_FEATURES = ("label_name",)
+# The Evaluator imports this module to find `custom_extractors`.
+EVALUATOR_MODULE = __name__
+FEATURES_EXTRACTOR_STAGE = "ExtractFeatures"
 
 
 def build_eval_config(
-    gate: GateConfig, slice_features: Sequence[str] = DEFAULT_SLICE_FEATURES
+    gate: GateConfig, evaluation: EvaluationConfig, num_classes: int
 ) -> tfma.EvalConfig:
-    """EvalConfig with two models, accuracy thresholds and one slice per feature in
-    `slice_features` besides the overall slice."""
+    """EvalConfig for the candidate and baseline models of a `num_classes`-way classifier.
+
+    Raises ValueError when `evaluation` asks for what the classifier cannot give.
+    """
+    if not 1 <= evaluation.top_k <= num_classes:
+        raise ValueError(
+            f"evaluation.top_k={evaluation.top_k} must be between 1 and the number of "
+            f"classes ({num_classes})"
+        )
+    if evaluation.calibration_bins < 1:
+        raise ValueError(
+            f"evaluation.calibration_bins must be >= 1, not {evaluation.calibration_bins}"
+        )
     model_specs = [
         tfma.ModelSpec(
             name=name,
@@ -48,17 +78,94 @@ def build_eval_config(
     overall_only = tfma.PerSliceMetricThreshold(
         slicing_specs=[tfma.SlicingSpec()], threshold=accuracy_threshold
     )
-    metrics = [
+    model_metrics = [
         tfma.MetricConfig(class_name="ExampleCount"),
         tfma.MetricConfig(
             class_name="SparseCategoricalAccuracy", per_slice_thresholds=[overall_only]
         ),
+        tfma.MetricConfig(
+            class_name="SparseTopKCategoricalAccuracy",
+            config=json.dumps({"k": evaluation.top_k, "name": TOP_K_ACCURACY}),
+        ),
+        tfma.MetricConfig(
+            class_name="SparseCategoricalCrossentropy", config=json.dumps({"name": LOSS})
+        ),
+        tfma.MetricConfig(
+            class_name="ExpectedCalibrationError",
+            module="pipeline.calibration",
+            config=json.dumps({"num_bins": evaluation.calibration_bins}),
+        ),
+        tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
+    ]
+    per_class_metrics = [tfma.MetricConfig(class_name=n) for n in ("Precision", "Recall")]
+    metrics_specs = [
+        tfma.MetricsSpec(metrics=model_metrics),
+        tfma.MetricsSpec(
+            metrics=per_class_metrics,
+            binarize=tfma.BinarizationOptions(class_ids={"values": list(range(num_classes))}),
+        ),
     ]
     slicing_specs = [tfma.SlicingSpec()] + [
-        tfma.SlicingSpec(feature_keys=[feature]) for feature in slice_features
+        tfma.SlicingSpec(feature_keys=[feature]) for feature in evaluation.slices
     ]
     return tfma.EvalConfig(
-        model_specs=model_specs,
-        metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
-        slicing_specs=slicing_specs,
+        model_specs=model_specs, metrics_specs=metrics_specs, slicing_specs=slicing_specs
     )
+
+
+def custom_extractors(
+    eval_shared_model: tfma.types.MaybeMultipleEvalSharedModels,
+    eval_config: tfma.EvalConfig,
+    tensor_adapter_config=None,
+) -> list[tfma.extractors.Extractor]:
+    """Evaluator UDF: TFMA's default extractors plus the Transform-computed slice features."""
+    extractors = tfma.default_extractors(
+        eval_shared_model=eval_shared_model,
+        eval_config=eval_config,
+        tensor_adapter_config=tensor_adapter_config,
+    )
+    models = eval_shared_model if isinstance(eval_shared_model, list) else [eval_shared_model]
+    slice_features = sorted(
+        {key for spec in eval_config.slicing_specs for key in spec.feature_keys}
+    )
+    [position] = [i for i, e in enumerate(extractors) if e.stage_name == FEATURES_EXTRACTOR_STAGE]
+    transformed = tfma.extractors.Extractor(
+        stage_name="ExtractTransformSliceFeatures",
+        ptransform=beam.ParDo(_TransformSliceFeatures(models[0].model_path, slice_features)),
+    )
+    return extractors[: position + 1] + [transformed] + extractors[position + 1 :]
+
+
+class _TransformSliceFeatures(beam.DoFn):
+    """Adds the slice features the model's Transform layer computes from the raw image.
+
+    The exported models keep the Transform graph as `tft_layer` (see models/trainer.py); fed
+    the raw `image` only, it returns every transformed feature that does not need the label.
+    Features the examples already carry are left as they are.
+    """
+
+    def __init__(self, model_path: str, slice_features: Sequence[str]):
+        self._model_path = model_path
+        self._slice_features = list(slice_features)
+        self._transform = None
+
+    def setup(self) -> None:
+        import tensorflow as tf
+
+        self._transform = tf.saved_model.load(self._model_path).tft_layer
+
+    def process(self, extracts: dict) -> Iterator[dict]:
+        import tensorflow as tf
+
+        features = extracts[tfma.FEATURES_KEY]
+        wanted = [f for f in self._slice_features if f not in features]
+        if not wanted:
+            yield extracts
+            return
+        images = [np.asarray(value).reshape(-1)[0] for value in features[IMAGE_KEY]]
+        outputs = self._transform({IMAGE_KEY: tf.reshape(tf.constant(images, tf.string), [-1, 1])})
+        features = dict(features)
+        for name in wanted:
+            if name in outputs:
+                features[name] = outputs[name].numpy().reshape(len(images), -1)
+        yield {**extracts, tfma.FEATURES_KEY: features}

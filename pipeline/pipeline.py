@@ -2,21 +2,27 @@
 
 ImageExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator
                -> Transform -> Trainer (CNN baseline) + Trainer (VT candidate)
-               -> Evaluator (VT vs CNN) -> SelectWinner -> Pusher
+               -> Evaluator (VT vs CNN) -> SelectWinner (also vs production) -> Pusher
+                                                              -> RunReport (HTML + PNG)
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Sequence
 
 from tfx import v1 as tfx
 
 from components.image_example_gen.component import create_image_example_gen
-from components.winner.component import SelectWinner
-from models.trainer import trainer_custom_config
+from components.image_example_gen.validation import StrictExampleValidator
+from components.report.component import RunReport
+from components.winner.component import PushWinner, SelectWinner
+from models.trainer import BASELINE_TEACHER, trainer_custom_config
 from pipeline.beam import beam_pipeline_args
+from pipeline.cloud_training import trainer_class, vertex_training_config
 from pipeline.config import ModelConfig, PipelineConfig
-from pipeline.evaluation import build_eval_config
+from pipeline.evaluation import EVALUATOR_MODULE, build_eval_config
 
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
 RUN_FN = "models.trainer.run_fn"
@@ -36,63 +42,102 @@ def create_pipeline(
       metadata_connection_config: MLMD connection; None lets the orchestrator provide one
         (Kubeflow / Vertex).
     """
-    example_gen = create_image_example_gen(config.data.data_dir, config.data.source)
+    example_gen = create_image_example_gen(
+        config.data.data_dir,
+        config.data.source,
+        split_ratios=config.data.split_ratios,
+        max_per_class=config.data.max_per_class,
+        max_rejected_fraction=config.data.max_rejected_fraction,
+    )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema_dir + "/schema.pbtxt")
-    example_validator = tfx.components.ExampleValidator(
+    # Fails the run on any anomaly, before Transform (and so training) starts.
+    example_validator = StrictExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
-    )
+    ).with_id("ExampleValidator")
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
-        custom_config={"image_size": config.data.image_size},
+        custom_config={
+            "image_size": config.data.image_size,
+            "property_buckets": config.evaluation.property_buckets,
+        },
     )
+    transform.add_upstream_node(example_validator)
 
-    def trainer(model: ModelConfig, component_id: str) -> tfx.components.Trainer:
+    def trainer(
+        model: ModelConfig, component_id: str, teacher: tfx.dsl.Channel | None = None
+    ) -> tfx.components.Trainer:
+        """A Trainer; `teacher` (a model channel) is its distillation teacher when the model's
+        train config asks for the baseline. Epoch checkpoints go to a directory stable across
+        executions, so a re-run of an interrupted Trainer resumes (models/trainer.py)."""
+        train = model.train_config(config.train)
         custom_config = trainer_custom_config(
             model=model.name,
             model_overrides=model.overrides,
-            train=vars(model.train_config(config.train)),
+            train=vars(train),
             image_size=config.data.image_size,
             class_names=list(class_names),
+            checkpoint_root=os.path.join(config.pipeline_root, "checkpoints", component_id),
         )
-        return tfx.components.Trainer(
+        custom_config.update(vertex_training_config(config.cloud))
+        return trainer_class(config.cloud)(
             run_fn=RUN_FN,
             examples=transform.outputs["transformed_examples"],
             transform_graph=transform.outputs["transform_graph"],
             schema=schema_gen.outputs["schema"],
+            base_model=teacher if train.teacher == BASELINE_TEACHER else None,
             train_args=tfx.proto.TrainArgs(),
             eval_args=tfx.proto.EvalArgs(),
             custom_config=custom_config,
         ).with_id(component_id)
 
     baseline_trainer = trainer(config.baseline, "BaselineTrainer")
-    candidate_trainer = trainer(config.candidate, "CandidateTrainer")
+    candidate_trainer = trainer(
+        config.candidate, "CandidateTrainer", teacher=baseline_trainer.outputs["model"]
+    )
 
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=candidate_trainer.outputs["model"],
         baseline_model=baseline_trainer.outputs["model"],
-        eval_config=build_eval_config(config.gate),
+        eval_config=build_eval_config(config.gate, config.evaluation, len(class_names)),
         schema=schema_gen.outputs["schema"],
+        module_path=EVALUATOR_MODULE,
     )
     select_winner = SelectWinner(
         candidate_model=candidate_trainer.outputs["model"],
         baseline_model=baseline_trainer.outputs["model"],
         evaluation=evaluator.outputs["evaluation"],
         candidate_blessing=evaluator.outputs["blessing"],
+        examples=example_gen.outputs["examples"],
         candidate_name=config.candidate.name,
         baseline_name=config.baseline.name,
         min_accuracy=config.gate.min_accuracy,
         min_gain=config.gate.min_gain,
+        min_gain_over_production=config.gate.min_gain_over_production,
+        serving_dir=config.serving_dir,
     )
-    pusher = tfx.components.Pusher(
+    pusher = PushWinner(
         model=select_winner.outputs["model"],
         model_blessing=select_winner.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)
-        ),
+        serving_dir=config.serving_dir,
+    ).with_id("Pusher")
+    report = RunReport(
+        candidate_model=candidate_trainer.outputs["model"],
+        baseline_model=baseline_trainer.outputs["model"],
+        candidate_run=candidate_trainer.outputs["model_run"],
+        baseline_run=baseline_trainer.outputs["model_run"],
+        examples=example_gen.outputs["examples"],
+        evaluation=evaluator.outputs["evaluation"],
+        blessing=select_winner.outputs["blessing"],
+        title=f"{config.name}: {config.candidate.name} vs {config.baseline.name}",
+        candidate_name=config.candidate.name,
+        baseline_name=config.baseline.name,
+        candidate_overrides_json=json.dumps(config.candidate.overrides, sort_keys=True),
+        baseline_overrides_json=json.dumps(config.baseline.overrides, sort_keys=True),
+        image_size=config.data.image_size,
     )
     return tfx.dsl.Pipeline(
         pipeline_name=config.name,
@@ -108,6 +153,7 @@ def create_pipeline(
             evaluator,
             select_winner,
             pusher,
+            report,
         ],
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,

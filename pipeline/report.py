@@ -1,14 +1,29 @@
-"""What a finished local run tells its user: the gating decision and where everything is."""
+"""What a finished local run tells its user: the gating decision, where everything is, and the
+HTML report of any recorded run (read back from ML Metadata)."""
 
 from __future__ import annotations
 
+import json
+import os
+from dataclasses import dataclass
+
 from components.winner.component import read_decision
+from components.winner.decision import Decision
 from pipeline.config import PipelineConfig
-from pipeline.outputs import latest_outputs, open_store
+from pipeline.evaluation import BASELINE, CANDIDATE
+from pipeline.outputs import (
+    latest_execution,
+    latest_inputs,
+    latest_outputs,
+    open_store,
+    resolve_run_id,
+)
 
 SELECT_WINNER = "SelectWinner"
 PUSHER = "Pusher"
 EVALUATOR = "Evaluator"
+REPORT = "RunReport"
+TRAINERS = {CANDIDATE: "CandidateTrainer", BASELINE: "BaselineTrainer"}
 
 
 def print_run_summary(config: PipelineConfig) -> bool:
@@ -17,12 +32,15 @@ def print_run_summary(config: PipelineConfig) -> bool:
     winner = latest_outputs(store, config.name, SELECT_WINNER)
     pushed = latest_outputs(store, config.name, PUSHER).get("pushed_model")
     evaluation = latest_outputs(store, config.name, EVALUATOR).get("evaluation")
+    report = latest_outputs(store, config.name, REPORT).get("report")
 
     decision = read_decision(winner["blessing"].uri)
     print()
     print("Gating decision (top-1 accuracy on the eval split):")
-    for score in (decision.candidate, decision.baseline):
-        print(f"  {score.role:<10} {score.model:<22} {score.accuracy:.4f}")
+    scores = [s for s in (decision.candidate, decision.baseline, decision.production) if s]
+    width = max(len(score.model) for score in scores)
+    for score in scores:
+        print(f"  {score.role:<10} {score.model:<{width}}  {score.accuracy:.4f}")
     print(f"  -> {decision.reason}")
     destination = None
     if pushed is not None and pushed.custom_properties["pushed"].int_value:
@@ -31,5 +49,97 @@ def print_run_summary(config: PipelineConfig) -> bool:
     print(f"Pushed model:   {destination or 'nothing pushed'}")
     if evaluation is not None:
         print(f"TFMA results:   {evaluation.uri}")
+    if report is not None:
+        print(f"Report:         {os.path.join(report.uri, 'index.html')}")
     print(f"MLMD database:  {config.metadata_path}")
     return destination is not None
+
+
+@dataclass(frozen=True)
+class RunOutputs:
+    """What one recorded run produced, as the report and the slice table read it."""
+
+    run_id: str
+    names: dict[str, str]  # role -> registered model name
+    overrides: dict[str, dict]  # role -> model builder overrides
+    image_size: int
+    models: dict[str, tuple[str, str]]  # role -> (model uri, model_run uri)
+    examples_uri: str
+    evaluation_uri: str
+    decision: Decision | None
+
+
+def find_run_outputs(config: PipelineConfig, run: str = "latest") -> RunOutputs:
+    """The outputs of run `run` ("latest" or a run id) of the configured pipeline.
+
+    Raises ValueError naming what is missing (no MLMD store, unknown run, no evaluation).
+    """
+    import tensorflow as tf
+
+    if not os.path.exists(config.metadata_path):
+        raise ValueError(
+            f"no ML Metadata at {config.metadata_path}: run the pipeline first, or pass the "
+            "--output-root / --name / --preset it ran with"
+        )
+    store = open_store(config.metadata_path)
+    run_id = resolve_run_id(store, config.name, run)
+    evaluator = latest_inputs(store, config.name, EVALUATOR, run_id)
+    evaluation = latest_outputs(store, config.name, EVALUATOR, run_id).get("evaluation")
+    if not evaluator or evaluation is None:
+        raise ValueError(f"run {run_id} of {config.name!r} has no evaluation (did it fail early?)")
+    models, trainer_configs = {}, {}
+    for role, node_id in TRAINERS.items():
+        outputs = latest_outputs(store, config.name, node_id, run_id)
+        models[role] = (outputs["model"].uri, outputs["model_run"].uri)
+        execution = latest_execution(store, config.name, node_id, run_id)
+        trainer_configs[role] = json.loads(
+            execution.custom_properties["custom_config"].string_value
+        )
+    winner = latest_outputs(store, config.name, SELECT_WINNER, run_id).get("blessing")
+    uris = [
+        evaluation.uri,
+        evaluator["examples"].uri,
+        *(u for pair in models.values() for u in pair),
+    ]
+    missing = [u for u in uris + ([winner.uri] if winner else []) if not tf.io.gfile.exists(u)]
+    if missing:
+        raise ValueError(
+            f"run {run_id} of {config.name!r} is recorded in ML Metadata but its outputs were "
+            f"deleted ({missing[0]}): rerun the pipeline"
+        )
+    return RunOutputs(
+        run_id=run_id,
+        names={role: trainer["model"] for role, trainer in trainer_configs.items()},
+        overrides={role: trainer["model_overrides"] for role, trainer in trainer_configs.items()},
+        image_size=trainer_configs[CANDIDATE]["image_size"],
+        models=models,
+        examples_uri=evaluator["examples"].uri,
+        evaluation_uri=evaluation.uri,
+        decision=read_decision(winner.uri) if winner is not None else None,
+    )
+
+
+def report_dir(config: PipelineConfig, run_id: str) -> str:
+    """Where `pipeline_runner.py report` writes a run's report."""
+    return os.path.join(config.pipeline_root, "reports", run_id.replace(":", "-"))
+
+
+def write_run_report(config: PipelineConfig, run: str = "latest") -> str:
+    """Writes the HTML report of run `run` under `report_dir`; returns index.html's path."""
+    from components.report.component import eval_files, model_run
+    from components.report.render import write_report
+
+    outputs = find_run_outputs(config, run)
+    runs = [
+        model_run(role, outputs.names[role], outputs.overrides[role], *outputs.models[role])
+        for role in (CANDIDATE, BASELINE)
+    ]
+    return write_report(
+        title=f"{config.name}: run {outputs.run_id}",
+        runs=runs,
+        eval_files=eval_files(outputs.examples_uri),
+        evaluation_uri=outputs.evaluation_uri,
+        decision=outputs.decision,
+        image_size=outputs.image_size,
+        output_dir=report_dir(config, outputs.run_id),
+    )

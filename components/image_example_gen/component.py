@@ -1,53 +1,115 @@
 """Builds the ImageExampleGen component: a FileBasedExampleGen with our executor."""
 
+from collections.abc import Mapping
+
+import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.components import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 
-from components.image_example_gen import executor, sources
+from components.image_example_gen import executor, rejects, sources
+from components.image_example_gen.sources import base
+
+DEFAULT_SPLIT_RATIOS = {"train": 9, "eval": 1}
+
+
+def hash_split_config(ratios: Mapping[str, int]) -> tfx.proto.SplitConfig:
+    """Splits examples by a hash of their `source_id`, `ratios[name]` buckets per split.
+
+    Deterministic: an image lands in the same split on every run and every machine, whatever
+    else the data set holds (the split depends on its id relative to the data dir only).
+
+    Raises:
+      ValueError: if `ratios` has fewer than two splits or a count below 1.
+    """
+    if len(ratios) < 2 or any(count < 1 for count in ratios.values()):
+        raise ValueError(
+            f"split ratios {dict(ratios)} must give two or more splits at least 1 bucket each, "
+            'e.g. {"train": 9, "eval": 1}'
+        )
+    return tfx.proto.SplitConfig(
+        splits=[
+            tfx.proto.SplitConfig.Split(name=name, hash_buckets=count)
+            for name, count in ratios.items()
+        ],
+        partition_feature_name=base.SOURCE_ID_KEY,
+    )
 
 
 def create_image_example_gen(
-    data_dir: str, source: str, splits: dict[str, str] | None = None
+    data_dir: str,
+    source: str,
+    splits: dict[str, str] | None = None,
+    *,
+    split_ratios: Mapping[str, int] | None = None,
+    max_per_class: int | None = None,
+    max_rejected_fraction: float = rejects.DEFAULT_MAX_REJECTED_FRACTION,
 ) -> FileBasedExampleGen:
     """Returns an ExampleGen turning the image data set in `data_dir` into examples.
 
-    Building the component reads nothing, so a pipeline over remote data can be compiled
-    offline; resolve a user's directory first with `resolve_data_dir`.
+    Building the component only checks which layout `data_dir` holds (no data is read);
+    resolve a user's directory first with `resolve_data_dir`.
 
     Args:
-      data_dir: directory the split patterns are relative to (local or gs://), e.g. a
-        `cifar-10-batches-py/` as `resolve_data_dir` returns it.
+      data_dir: directory the split patterns are relative to (local or gs://), as
+        `resolve_data_dir` returns it.
       source: registry name of the layout, e.g. "cifar10" (see `sources`).
-      splits: split name -> file pattern relative to the resolved data dir;
-        defaults to the source's own splits (e.g. train and eval).
+      splits: split name -> pattern relative to `data_dir`; defaults to the source's own.
+        A single split is divided by `split_ratios`.
+      split_ratios: hash buckets per output split when the data set has no splits of its
+        own; default `DEFAULT_SPLIT_RATIOS`.
+      max_per_class: read at most this many images per class and split (folder, imagenet).
+      max_rejected_fraction: fail when a larger fraction of the inputs is rejected.
 
     Raises:
-      ValueError: if `source` is unknown.
+      ValueError: if `source` is unknown or an option does not apply to it.
     """
-    image_source = sources.get_source(source)
-    input_config = tfx.proto.Input(
-        splits=[
-            tfx.proto.Input.Split(name=name, pattern=pattern)
-            for name, pattern in (splits or image_source.default_splits()).items()
-        ]
+    reader = executor.ReaderConfig(source, max_per_class, max_rejected_fraction)
+    input_splits = splits or reader.image_source().splits(data_dir)
+    output_config = (
+        tfx.proto.Output(split_config=hash_split_config(split_ratios or DEFAULT_SPLIT_RATIOS))
+        if len(input_splits) == 1
+        else None
     )
     return FileBasedExampleGen(
         input_base=data_dir,
-        input_config=input_config,
-        custom_config=executor.make_custom_config(source),
+        input_config=tfx.proto.Input(
+            splits=[
+                tfx.proto.Input.Split(name=name, pattern=pattern)
+                for name, pattern in input_splits.items()
+            ]
+        ),
+        output_config=output_config,
+        custom_config=reader.to_proto(),
         custom_executor_spec=executor_spec.BeamExecutorSpec(executor.Executor),
     )
 
 
 def read_class_names(data_dir: str, source: str) -> list[str]:
-    """Returns the class names of the data set in `data_dir`, indexed by label."""
-    return sources.get_source(source).class_names(data_dir)
+    """Returns the class names of the data set in `data_dir`, indexed by label.
 
+    Also checks the layout: every split of the source must match at least one file.
 
-def resolve_data_dir(data_dir: str, source: str) -> str:
-    """The directory holding the source's files, given it or (e.g. for CIFAR) its parent.
-
-    Raises FileNotFoundError naming the expected layout when there is none.
+    Raises:
+      FileNotFoundError, ValueError: one line naming what is missing and the expected layout.
     """
-    return sources.get_source(source).resolve_data_dir(data_dir)
+    image_source = sources.get_source(source)
+    class_names = image_source.class_names(data_dir)
+    data_dir = image_source.resolve_data_dir(data_dir)
+    for split, pattern in image_source.splits(data_dir).items():
+        if not tf.io.gfile.glob(base.join(data_dir, pattern)):
+            raise FileNotFoundError(
+                f"no {split} files ({pattern}) in {data_dir}: expected {image_source.layout}"
+            )
+    return class_names
+
+
+def resolve_data_dir(data_dir: str, source: str, cache_dir: str | None = None) -> str:
+    """The directory holding the source's files, given it or (e.g. for CIFAR) its parent or
+    official archive; CIFAR is downloaded into `cache_dir` (default
+    `download.DEFAULT_CACHE_DIR`) when `data_dir` does not exist.
+
+    Raises FileNotFoundError naming the expected layout when there is none, or saying where
+    to put the archive when it cannot be downloaded.
+    """
+    return sources.get_source(source, cache_dir=cache_dir).resolve_data_dir(data_dir)

@@ -1,11 +1,11 @@
 """ImageExampleGen executor: reads image data set files into tf.train.Examples.
 
-The source (see `sources.get_source`) is named in the component's custom config,
-an example_gen_pb2.CustomConfig whose `custom_config` Any packs a
-google.protobuf.Struct `{"source": "<name>"}`. TFX hands it to the executor as
-the JSON string of that proto, under exec_properties["custom_config"].
+What to read travels in the component's custom config, an example_gen_pb2.CustomConfig whose
+`custom_config` Any packs a google.protobuf.Struct (see `ReaderConfig`). TFX hands it to the
+executor as the JSON string of that proto, under exec_properties["custom_config"].
 """
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -13,47 +13,70 @@ from typing import Any
 import apache_beam as beam
 import tensorflow as tf
 from absl import logging
-from apache_beam.metrics.metricbase import Counter
-from google.protobuf import struct_pb2
+from google.protobuf import json_format, struct_pb2
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.proto import example_gen_pb2
-from tfx.types import standard_component_specs
+from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.image_example_gen import sources
+from components.image_example_gen import rejects, sources
+from components.image_example_gen.sources import base
 
-SOURCE_KEY = "source"
 METRICS_NAMESPACE = "ImageExampleGen"
+REJECTED_TAG = "rejected"
+# Added to exec_properties by Executor.Do for the PTransform: where rejects go.
+_REJECTED_DIR_KEY = "_image_example_gen_rejected_dir"
 
 
-def make_custom_config(source_name: str) -> example_gen_pb2.CustomConfig:
-    """Returns the custom config telling the executor which source to read."""
-    options = struct_pb2.Struct()
-    options[SOURCE_KEY] = source_name
-    config = example_gen_pb2.CustomConfig()
-    config.custom_config.Pack(options)
-    return config
+@dataclasses.dataclass(frozen=True)
+class ReaderConfig:
+    """What ImageExampleGen reads and how strict it is.
 
-
-def source_name(exec_properties: dict[str, Any]) -> str:
-    """Returns the source name from the custom config in `exec_properties`.
-
-    The config arrives as a JSON string when run by an orchestrator, or as the
-    example_gen_pb2.CustomConfig itself when the executor is called directly.
+    Attributes:
+      source: registry name of the source, e.g. "cifar10".
+      max_per_class: read at most this many images per class and split (folder, imagenet).
+      max_rejected_fraction: fail the run when more than this fraction of the inputs
+        (examples + rejected) is rejected.
     """
-    raw = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
-    config = (
-        proto_utils.json_to_proto(raw, example_gen_pb2.CustomConfig())
-        if isinstance(raw, str)
-        else raw or example_gen_pb2.CustomConfig()
-    )
-    options = struct_pb2.Struct()
-    if not config.custom_config.Unpack(options) or SOURCE_KEY not in options:
-        raise ValueError(
-            f"custom_config {raw!r} names no image source: build the component with "
-            "create_image_example_gen(), or pass custom_config=make_custom_config(<source>)"
+
+    source: str
+    max_per_class: int | None = None
+    max_rejected_fraction: float = rejects.DEFAULT_MAX_REJECTED_FRACTION
+
+    def image_source(self) -> sources.ImageSource:
+        return sources.get_source(self.source, max_per_class=self.max_per_class)
+
+    def to_proto(self) -> example_gen_pb2.CustomConfig:
+        options = struct_pb2.Struct()
+        options.update({k: v for k, v in dataclasses.asdict(self).items() if v is not None})
+        config = example_gen_pb2.CustomConfig()
+        config.custom_config.Pack(options)
+        return config
+
+    @classmethod
+    def from_exec_properties(cls, exec_properties: dict[str, Any]) -> "ReaderConfig":
+        """Reads the custom config of `exec_properties`: a JSON string when run by an
+        orchestrator, or the example_gen_pb2.CustomConfig when the executor is called directly.
+
+        Raises:
+          ValueError: if the config names no source.
+        """
+        raw = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
+        config = (
+            proto_utils.json_to_proto(raw, example_gen_pb2.CustomConfig())
+            if isinstance(raw, str)
+            else raw or example_gen_pb2.CustomConfig()
         )
-    return options[SOURCE_KEY]
+        options = struct_pb2.Struct()
+        if not config.custom_config.Unpack(options) or "source" not in options:
+            raise ValueError(
+                f"custom_config {raw!r} names no image source: build the component with "
+                "create_image_example_gen(), or pass custom_config=ReaderConfig(...).to_proto()"
+            )
+        values = json_format.MessageToDict(options)
+        if values.get("max_per_class") is not None:
+            values["max_per_class"] = int(values["max_per_class"])
+        return cls(**values)
 
 
 def _split_name(exec_properties: dict[str, Any], split_pattern: str) -> str:
@@ -64,17 +87,26 @@ def _split_name(exec_properties: dict[str, Any], split_pattern: str) -> str:
     return next((s.name for s in input_config.splits if s.pattern == split_pattern), split_pattern)
 
 
-def _read_file(
-    path: str,
-    source: sources.ImageSource,
-    files_read: Counter,
-    examples_read: Counter,
-) -> Iterator[tf.train.Example]:
-    """Yields the examples of one file, counting them."""
-    files_read.inc()
-    for example in source.read(path):
-        examples_read.inc()
-        yield example
+class _ReadFn(beam.DoFn):
+    """Reads one `InputFile` into examples; rejected records go to the REJECTED_TAG output."""
+
+    def __init__(self, source: sources.ImageSource, class_names: list[str], split: str):
+        self._source = source
+        self._class_names = class_names
+        self._split = split
+        self._files = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"files_read[{split}]")
+        self._examples = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"examples_read[{split}]")
+
+    def process(self, item: base.InputFile) -> Iterator[Any]:
+        self._files.inc()
+        for record in self._source.read(item, self._class_names):
+            if isinstance(record, base.Rejected):
+                name = f"rejected[{self._split}][{record.reason}]"
+                beam.metrics.Metrics.counter(METRICS_NAMESPACE, name).inc()
+                yield beam.pvalue.TaggedOutput(REJECTED_TAG, record)
+            else:
+                self._examples.inc()
+                yield record
 
 
 @beam.ptransform_fn
@@ -83,13 +115,16 @@ def _read_file(
 def ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
     pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str
 ) -> beam.pvalue.PCollection:
-    """Reads the files of one split into tf.train.Examples, one file per task.
+    """Reads the inputs of one split into tf.train.Examples, one input file per task.
+
+    The driver lists the split's inputs (file names only); workers read them. Rejected inputs
+    are counted (`rejected[<split>][<reason>]`) and written by `rejects.write_rejects`.
 
     Args:
       pipeline: Beam pipeline.
       exec_properties: execution properties; uses input_base, input_config and
         custom_config.
-      split_pattern: glob of the split's files, relative to input_base.
+      split_pattern: glob of the split's inputs, relative to input_base.
 
     Returns:
       PCollection of tf.train.Example, in the format of `sources.base.make_example`.
@@ -97,36 +132,69 @@ def ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
     Raises:
       FileNotFoundError: if no file matches the split pattern.
     """
-    source = sources.get_source(source_name(exec_properties))
-    pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
-    files = sorted(tf.io.gfile.glob(pattern))
-    if not files:
-        raise FileNotFoundError(f"no files match {pattern}: expected {source.layout}")
+    source = ReaderConfig.from_exec_properties(exec_properties).image_source()
+    data_dir = exec_properties[standard_component_specs.INPUT_BASE_KEY]
     split = _split_name(exec_properties, split_pattern)
-    logging.info("Reading %d %s files of split %s: %s", len(files), source.name, split, files)
-    files_read = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"files_read[{split}]")
-    examples_read = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"examples_read[{split}]")
-    return (
+    class_names = source.class_names(data_dir)
+    inputs = source.list_inputs(data_dir, split_pattern, class_names)
+    if not inputs:
+        raise FileNotFoundError(
+            f"no files match {base.join(data_dir, split_pattern)}: expected {source.layout}"
+        )
+    logging.info("Reading %d %s inputs of split %s", len(inputs), source.name, split)
+    results = (
         pipeline
-        | "ListFiles" >> beam.Create(files)
+        | "ListFiles" >> beam.Create(inputs)
         # Without this, runners fuse the reads into the single Create task.
         | "SpreadFiles" >> beam.Reshuffle()
-        | "ReadFiles" >> beam.FlatMap(_read_file, source, files_read, examples_read)
+        | "ReadFiles"
+        >> beam.ParDo(_ReadFn(source, class_names, split)).with_outputs(
+            REJECTED_TAG, main="examples"
+        )
     )
+    rejected_dir = exec_properties.get(_REJECTED_DIR_KEY)
+    if rejected_dir:
+        rejects.write_rejects(results.examples, results[REJECTED_TAG], rejected_dir, split)
+    return results.examples
 
 
 class Executor(BaseExampleGenExecutor):
     """Reads an image data set, e.g. CIFAR-10 batch files, into tf.train.Examples.
 
-    Usage (or simply `component.create_image_example_gen`):
-
-      FileBasedExampleGen(
-          input_base=data_dir,
-          input_config=...,
-          custom_config=executor.make_custom_config("cifar10"),
-          custom_executor_spec=executor_spec.BeamExecutorSpec(executor.Executor))
+    Besides the examples, writes the `rejected` records under the Examples artifact (see
+    `rejects`), logs their summary, and fails when too many inputs were rejected.
     """
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:  # noqa: N802 - TFX API.
         """Returns the PTransform reading one split of images into examples."""
         return ImagesToExample
+
+    def Do(  # noqa: N802 - TFX API.
+        self,
+        input_dict: dict[str, list[Any]],
+        output_dict: dict[str, list[Any]],
+        exec_properties: dict[str, Any],
+    ) -> None:
+        """Writes the examples and the rejected records, then checks the rejected fraction.
+
+        Raises:
+          rejects.TooManyRejectsError: a one-line summary, when more than
+            `max_rejected_fraction` of the inputs were rejected.
+        """
+        examples = artifact_utils.get_single_instance(
+            output_dict[standard_component_specs.EXAMPLES_KEY]
+        )
+        rejected_dir = os.path.join(examples.uri, rejects.REJECTED_DIR)
+        super().Do(input_dict, output_dict, {**exec_properties, _REJECTED_DIR_KEY: rejected_dir})
+        report = rejects.RejectReport.read(rejected_dir)
+        max_fraction = ReaderConfig.from_exec_properties(exec_properties).max_rejected_fraction
+        if report.fraction > max_fraction:
+            # <component dir>/examples/<id> -> <component dir>/rejected/<id>
+            outputs_dir, execution_id = os.path.split(examples.uri.rstrip("/"))
+            kept_dir = os.path.join(
+                os.path.dirname(outputs_dir), rejects.REJECTED_DIR, execution_id
+            )
+            report = report.copied_to(kept_dir)
+        if report.total_rejected:
+            logging.warning("ImageExampleGen %s", report.summary())
+        report.check(max_fraction)

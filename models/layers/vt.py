@@ -215,37 +215,48 @@ class TokenTransformer(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="vt")
 class Projector(keras.layers.Layer):
-    """Projector, Sec. 3.3: X_out = X_in + softmax_L((X_in W_Q)(T W_K)^T / sqrt(C)) (T W_V).
+    """Projector, Sec. 3.3: X_out = X_in + softmax_L((X_in W_Q)(T W_K)^T / sqrt(D)) (T W_V).
 
-    Every pixel attends over the L tokens and adds back what it reads. W_Q [C, C], W_K [Ct, C]
-    and W_V [Ct, C]; the paper drops W_V when Ct == C, it is kept so token and feature widths
-    may differ.
+    Every pixel attends over the L tokens and adds back what it reads. W_Q [C, D], W_K [Ct, D]
+    and W_V [Ct, C]; the paper has D = C and drops W_V when Ct == C, it is kept so token and
+    feature widths may differ.
+
+    Args:
+        key_channels: D, the width of pixel queries and token keys. Defaults to C (paper).
 
     Inputs: [X_in [B, H, W, C], T [B, L, Ct]].
     Output: feature map X_out [B, H, W, C].
     """
 
+    def __init__(self, key_channels: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.key_channels = key_channels
+
     def build(self, input_shape):
         x_shape, tokens_shape = input_shape
         channels, token_channels = x_shape[-1], tokens_shape[-1]
-        self.w_q = self.add_weight(name="w_q", shape=(channels, channels))
-        self.w_k = self.add_weight(name="w_k", shape=(token_channels, channels))
+        key_channels = self.key_channels or channels
+        self.w_q = self.add_weight(name="w_q", shape=(channels, key_channels))
+        self.w_k = self.add_weight(name="w_k", shape=(token_channels, key_channels))
         self.w_v = self.add_weight(name="w_v", shape=(token_channels, channels))
         super().build(input_shape)
 
     def attention(self, inputs: list[tf.Tensor]) -> tf.Tensor:
         """Pixel-to-token attention: -> [B, HW, L], summing to 1 over the L tokens."""
         x, tokens = inputs
-        queries = _flatten_pixels(x) @ self.w_q  # [B, HW, C]
-        keys = tokens @ self.w_k  # [B, L, C]
-        logits = tf.einsum("bnc,blc->bnl", queries, keys)
-        return tf.nn.softmax(logits / math.sqrt(x.shape[-1]), axis=-1)
+        queries = _flatten_pixels(x) @ self.w_q  # [B, HW, D]
+        keys = tokens @ self.w_k  # [B, L, D]
+        logits = tf.einsum("bnd,bld->bnl", queries, keys)
+        return tf.nn.softmax(logits / math.sqrt(self.w_q.shape[-1]), axis=-1)
 
     def call(self, inputs: list[tf.Tensor]) -> tf.Tensor:
         x, tokens = inputs
         attention = self.attention(inputs)
         update = attention @ (tokens @ self.w_v)  # [B, HW, C]
         return x + tf.reshape(update, tf.shape(x))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "key_channels": self.key_channels}
 
 
 @keras.saving.register_keras_serializable(package="vt")
@@ -260,6 +271,9 @@ class VTModule(keras.layers.Layer):
             tokens it is given.
         token_channels: Ct of the tokens; None keeps the feature map's C.
         num_heads: heads of the token transformer (1 is the paper's form).
+        key_channels: key/query width of the token transformer (default Ct / 2, paper).
+        ffn_channels: hidden width of the transformer's feed-forward (default Ct, paper).
+        projector_channels: query/key width of the projector (default C, paper).
         recurrent: use the recurrent tokenizer, fed the previous module's tokens.
         project: run the projector. A classifier that reads only the tokens of its last module
             sets False there, so that module has no weights without gradient; X is then
@@ -274,6 +288,9 @@ class VTModule(keras.layers.Layer):
         num_tokens: int = 16,
         token_channels: int | None = None,
         num_heads: int = 1,
+        key_channels: int | None = None,
+        ffn_channels: int | None = None,
+        projector_channels: int | None = None,
         recurrent: bool = False,
         project: bool = True,
         **kwargs,
@@ -282,14 +299,19 @@ class VTModule(keras.layers.Layer):
         self.num_tokens = num_tokens
         self.token_channels = token_channels
         self.num_heads = num_heads
+        self.key_channels = key_channels
+        self.ffn_channels = ffn_channels
+        self.projector_channels = projector_channels
         self.recurrent = recurrent
         self.project = project
         if recurrent:
             self.tokenizer = RecurrentTokenizer(token_channels, name="tokenizer")
         else:
             self.tokenizer = FilterTokenizer(num_tokens, token_channels, name="tokenizer")
-        self.transformer = TokenTransformer(num_heads, name="transformer")
-        self.projector = Projector(name="projector") if project else None
+        self.transformer = TokenTransformer(
+            num_heads, key_channels, ffn_channels, name="transformer"
+        )
+        self.projector = Projector(projector_channels, name="projector") if project else None
 
     def build(self, input_shape):
         if self.recurrent:
@@ -318,6 +340,9 @@ class VTModule(keras.layers.Layer):
             "num_tokens": self.num_tokens,
             "token_channels": self.token_channels,
             "num_heads": self.num_heads,
+            "key_channels": self.key_channels,
+            "ffn_channels": self.ffn_channels,
+            "projector_channels": self.projector_channels,
             "recurrent": self.recurrent,
             "project": self.project,
         }

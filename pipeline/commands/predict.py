@@ -10,7 +10,6 @@ graph and the model inside), exactly what a TF Serving client would call.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import dataclass
 
@@ -27,23 +26,19 @@ class Prediction:
 
 
 def latest_version(serving_dir: str) -> str:
-    """The newest version folder (largest number) under a serving directory.
+    """The newest pushed version under a serving directory (what TF Serving would serve).
 
-    Only all-digit names count, as in TF Serving, so a half-written temporary folder is never
-    picked. Raises FileNotFoundError when nothing was pushed there.
+    Raises FileNotFoundError when nothing was pushed there.
     """
-    import tensorflow as tf
+    from components.winner.serving import production_model_dir
 
-    versions = []
-    if tf.io.gfile.isdir(serving_dir):
-        versions = [name.rstrip("/") for name in tf.io.gfile.listdir(serving_dir)]
-    versions = [v for v in versions if v.isdigit()]
-    if not versions:
+    model_dir = production_model_dir(serving_dir)
+    if model_dir is None:
         raise FileNotFoundError(
             f"no pushed model under {serving_dir}: run the pipeline first "
             "(python pipeline_runner.py), or pass --model PATH"
         )
-    return os.path.join(serving_dir, max(versions, key=int))
+    return model_dir
 
 
 def predict_files(model_dir: str, paths: list[str], top_k: int) -> list[Prediction]:

@@ -1,16 +1,19 @@
 """The whole pipeline, for real: LocalDagRunner, SQLite MLMD, Beam DirectRunner, tiny data.
 
-Three runs share one output root (so the later ones also exercise MLMD caching):
-1. both models trained: every component runs, exactly one model is pushed and it classifies
-   raw image bytes;
+Four runs share one output root (so the later ones also exercise MLMD caching):
+1. both models trained: every component runs, exactly one model is pushed as version 1 and it
+   classifies raw image bytes; the report (artifact and `report` command) and the `slices`
+   command read this run;
 2. the VT candidate crippled (0 epochs): it is not blessed and the CNN is pushed;
-3. a floor no model can reach: nothing is pushed and the runner exits non-zero.
+3. both models untrained: worse than the model in production, so nothing replaces it;
+4. a floor no model can reach: nothing is pushed and the runner exits non-zero.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +26,7 @@ from models.signatures import RAW_BYTES_SIGNATURE
 from pipeline.commands.run import EXIT_NOTHING_PUSHED
 from pipeline.config import PRESETS
 from pipeline.outputs import executed_nodes, latest_outputs, open_store
+from tests.e2e.chromium import console_messages, find_chromium
 from tests.fixtures.cifar import CIFAR10_CLASS_NAMES, write_cifar10_python
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +42,9 @@ COMPONENTS = {
     "Evaluator",
     "SelectWinner",
     "Pusher",
+    "RunReport",
 }
+REPORT_SECTIONS = ("decision", "models", "curves", "confusion", "misclassified", "slices")
 NAME = PRESETS["smoke"]().name
 
 
@@ -66,6 +72,10 @@ def pushed_versions(workspace: dict[str, Path]) -> list[Path]:
     return sorted(serving.iterdir()) if serving.exists() else []
 
 
+def store(workspace: dict[str, Path]):
+    return open_store(str(workspace["output_root"] / "metadata" / NAME / "metadata.db"))
+
+
 def pushed_decision(version: Path) -> dict:
     return json.loads((version / "assets.extra" / "gating_decision.json").read_text())
 
@@ -91,6 +101,7 @@ def test_every_component_runs_and_mlmd_records_it(workspace, first_run):
 
 def test_exactly_one_model_is_pushed_and_it_classifies_raw_image_bytes(workspace, first_run):
     [version] = pushed_versions(workspace)
+    assert version.name == "1", "the serving dir numbers versions 1, 2, 3, ..."
     decision = pushed_decision(version)
     assert decision["winner"]["model"] in ("vt_resnet_tiny", "resnet_tiny")
     assert decision["winner"]["accuracy"] >= decision["min_accuracy"]
@@ -108,18 +119,88 @@ def test_exactly_one_model_is_pushed_and_it_classifies_raw_image_bytes(workspace
     assert names == [CIFAR10_CLASS_NAMES[i] for i in outputs["class_ids"].numpy()]
 
 
+def check_report(folder: Path) -> str:
+    """The report's HTML, after checking every section is there and every image it shows."""
+    page = (folder / "index.html").read_text()
+    for section in REPORT_SECTIONS:
+        assert f"<section id='{section}'>" in page, section
+    images = re.findall(r"<img src='([^']+)'", page)
+    assert {"curves.png", "confusion.png"} <= set(images)
+    for image in images:
+        assert (folder / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", image
+    return page
+
+
+def test_report_artifact_shows_every_section(workspace, first_run):
+    report = latest_outputs(store(workspace), NAME, "RunReport")["report"]
+    page = check_report(Path(report.uri))
+    assert "vt_resnet_tiny" in page and "resnet_tiny" in page
+    assert "brightness_bucket:0" in page and "label_name:cat" in page
+
+
+def test_report_command_writes_the_latest_run_report(workspace, first_run, capsys):
+    flags = ["--preset=smoke", f"--output-root={workspace['output_root']}"]
+    assert pipeline_runner.main(["report", *flags]) == 0
+    path = Path(capsys.readouterr().out.split("report written to ")[1].strip())
+    assert path.parent.parent.name == "reports"
+    check_report(path.parent)
+    assert pipeline_runner.main(["report", *flags, "--run", "no-such-run"]) == 2
+    assert "known runs:" in capsys.readouterr().err
+
+
+def test_report_renders_in_headless_chromium_without_console_errors(workspace, first_run, tmp_path):
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium; .ci/run does)")
+    report = Path(latest_outputs(store(workspace), NAME, "RunReport")["report"].uri)
+    messages, dom = console_messages(chromium, report / "index.html", tmp_path / "profile")
+    shown = len(re.findall(r"<img ", (report / "index.html").read_text()))
+    assert messages == [f"images checked: {shown}"]
+    assert '<section id="slices">' in dom
+
+    # The check itself catches a broken image and a script error.
+    broken = report / "broken.html"
+    broken.write_text("<html><body><img src='missing.png'><script>nope()</script></body></html>")
+    messages, _ = console_messages(chromium, broken, tmp_path / "profile2")
+    broken.unlink()
+    assert "image failed to load: missing.png" in messages
+    assert any("nope is not defined" in m for m in messages)
+
+
+def test_slices_command_prints_label_and_image_property_slices(workspace, first_run, capsys):
+    flags = ["--preset=smoke", f"--output-root={workspace['output_root']}"]
+    assert pipeline_runner.main(["slices", *flags, "--sort=gap", "--metric=loss"]) == 0
+    out = capsys.readouterr().out
+    for row in ("Overall", "label_name:frog", "brightness_bucket:3", "contrast_bucket:0"):
+        assert row in out
+    assert pipeline_runner.main(["slices", *flags, "--metric=nope"]) == 2
+    assert "available: example_count, expected_calibration_error" in capsys.readouterr().err
+
+
 def test_crippled_candidate_is_not_pushed_the_cnn_is(workspace, first_run):
-    assert run(workspace, "--set", "candidate.epochs=0") == 0
+    # Compared with the CNN of the same run only (the production gate has its own test).
+    no_production_gate = "gate.min_gain_over_production=-1"
+    assert run(workspace, "--set", "candidate.epochs=0", "--set", no_production_gate) == 0
     newest = pushed_versions(workspace)[-1]
     decision = pushed_decision(newest)
     assert decision["candidate_blessed"] is False
     assert decision["winner"]["role"] == "baseline"
     assert decision["baseline"]["accuracy"] > decision["candidate"]["accuracy"]
 
-    store = open_store(str(workspace["output_root"] / "metadata" / NAME / "metadata.db"))
-    runs = executed_nodes(store, NAME)
+    runs = executed_nodes(store(workspace), NAME)
     assert runs["CandidateTrainer"] == 2, "the changed candidate config must retrain"
     assert runs["BaselineTrainer"] == 2 and runs["Transform"] == 2  # cached executions
+
+
+def test_a_worse_model_does_not_replace_the_one_in_production(workspace, first_run, capsys):
+    before = pushed_versions(workspace)
+    in_production = pushed_decision(before[-1])["winner"]["model"]
+    untrained = ("--set", "candidate.epochs=0", "--set", "baseline.epochs=0")
+    assert run(workspace, *untrained) == EXIT_NOTHING_PUSHED
+    assert pushed_versions(workspace) == before
+    assert (
+        f"production keeps {in_production} (version {before[-1].name})" in capsys.readouterr().out
+    )
 
 
 def test_nothing_is_pushed_when_no_model_clears_the_floor(workspace, first_run, capsys):

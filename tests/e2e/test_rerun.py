@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 NAME = "rerun"
 UPSTREAM = {"FileBasedExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator"}
 UPSTREAM |= {"Transform", "BaselineTrainer"}
-DOWNSTREAM_OF_CANDIDATE = {"CandidateTrainer", "Evaluator", "SelectWinner", "Pusher"}
+DOWNSTREAM_OF_CANDIDATE = {"CandidateTrainer", "Evaluator", "SelectWinner", "Pusher", "RunReport"}
 CACHED = metadata_store_pb2.Execution.CACHED
 
 
@@ -60,7 +60,7 @@ def test_unchanged_rerun_reuses_every_output(workspace, first_run):
     _, artifacts_before = first_run
     assert run(workspace) in (0, 3)
     states, artifacts_after = newest_states(workspace)
-    assert states == dict.fromkeys(states, CACHED) and len(states) == 10
+    assert states == dict.fromkeys(states, CACHED) and len(states) == 11
     assert artifacts_after == artifacts_before, "a cached rerun must add no output"
 
 

@@ -1,7 +1,9 @@
-"""Tests of the CIFAR python-layout source and the shared example helpers."""
+"""Tests of the CIFAR-10/100 sources: python and binary layouts, archives, download, rejects."""
 
 import collections
+import dataclasses
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,29 +13,36 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from components.image_example_gen import sources
+from components.image_example_gen import download
+from components.image_example_gen.component import read_class_names
 from components.image_example_gen.sources import base
 from components.image_example_gen.sources.cifar import CIFAR10, CIFAR100
-from tests.fixtures.cifar import CIFAR10_CLASS_NAMES, write_cifar10_python
+from tests.fixtures.cifar import (
+    CIFAR10_CLASS_NAMES,
+    cifar100_names,
+    write_cifar10_binary,
+    write_cifar10_python,
+    write_cifar100_binary,
+    write_cifar100_python,
+    write_tar_gz,
+)
+from tests.fixtures.reading import features, read_split
 
 IMAGES_PER_BATCH = 20
-CIFAR100_TEST_SUBSET = (
-    Path(__file__).parents[2].parent / "shared/data/cifar100-test-subset/cifar-100-python"
-)
-
-
-def _features(example: tf.train.Example) -> dict[str, object]:
-    """Returns the single value of each feature of `example`."""
-    values = {}
-    for key, feature in example.features.feature.items():
-        kind = feature.WhichOneof("kind")
-        (values[key],) = getattr(feature, kind).value
-    return values
 
 
 def _load_pickle(path: Path) -> dict:
     with path.open("rb") as f:
         return pickle.load(f, encoding="bytes")
+
+
+def _read_file(source, path: Path) -> list:
+    """Every record (example features or Rejected) of one batch file."""
+    class_names = source.class_names(str(path.parent))
+    item = base.InputFile(str(path), path.name)
+    return [
+        r if isinstance(r, base.Rejected) else features(r) for r in source.read(item, class_names)
+    ]
 
 
 @pytest.fixture
@@ -42,7 +51,7 @@ def cifar_dir(tmp_path: Path) -> Path:
 
 
 def test_read_yields_one_example_per_image_with_balanced_labels(cifar_dir: Path) -> None:
-    examples = [_features(e) for e in CIFAR10.read(str(cifar_dir / "data_batch_2"))]
+    examples = _read_file(CIFAR10, cifar_dir / "data_batch_2")
 
     assert len(examples) == IMAGES_PER_BATCH
     assert collections.Counter(e["label"] for e in examples) == {
@@ -58,7 +67,7 @@ def test_decoded_png_pixels_equal_pickled_pixels(cifar_dir: Path) -> None:
     batch = _load_pickle(cifar_dir / "test_batch")
     expected = batch[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
 
-    examples = [_features(e) for e in CIFAR10.read(str(cifar_dir / "test_batch"))]
+    examples = _read_file(CIFAR10, cifar_dir / "test_batch")
 
     assert [e["label"] for e in examples] == batch[b"labels"]
     for e, image in zip(examples, expected, strict=True):
@@ -70,70 +79,155 @@ def test_source_id_is_the_pickled_file_name_when_present(tmp_path: Path) -> None
     cifar_dir = write_cifar10_python(tmp_path, IMAGES_PER_BATCH, with_filenames=True)
     filenames = _load_pickle(cifar_dir / "data_batch_1")[b"filenames"]
 
-    examples = [_features(e) for e in CIFAR10.read(str(cifar_dir / "data_batch_1"))]
+    examples = _read_file(CIFAR10, cifar_dir / "data_batch_1")
 
     assert [e["source_id"] for e in examples] == filenames
 
 
-def test_class_names_come_from_batches_meta(cifar_dir: Path) -> None:
-    assert CIFAR10.class_names(str(cifar_dir)) == CIFAR10_CLASS_NAMES
-
-
-def test_parent_dir_resolves_to_the_batches_dir(cifar_dir: Path) -> None:
+def test_class_names_and_splits_come_from_the_layout(cifar_dir: Path) -> None:
     parent = str(cifar_dir.parent)
 
     assert CIFAR10.resolve_data_dir(parent) == str(cifar_dir)
     assert CIFAR10.resolve_data_dir(str(cifar_dir)) == str(cifar_dir)
     assert CIFAR10.class_names(parent) == CIFAR10_CLASS_NAMES
+    assert CIFAR10.splits(str(cifar_dir)) == {"train": "data_batch_*", "eval": "test_batch"}
 
 
-def test_default_splits_are_the_official_files() -> None:
-    assert CIFAR10.default_splits() == {"train": "data_batch_*", "eval": "test_batch"}
+def test_binary_layout_holds_the_same_images_as_the_python_layout(tmp_path: Path) -> None:
+    binary_dir = write_cifar10_binary(tmp_path, IMAGES_PER_BATCH)
+    python_dir = tmp_path / "py" / "cifar-10-batches-py"
+
+    assert CIFAR10.resolve_data_dir(str(tmp_path)) in (str(binary_dir), str(python_dir))
+    assert CIFAR10.splits(str(binary_dir)) == {
+        "train": "data_batch_*.bin",
+        "eval": "test_batch.bin",
+    }
+    assert CIFAR10.class_names(str(binary_dir)) == CIFAR10_CLASS_NAMES
+    binary, rejected = read_split(CIFAR10, str(binary_dir), "eval")
+    python, _ = read_split(CIFAR10, str(python_dir), "eval")
+
+    assert rejected == []
+    assert [(e["label"], e["image"]) for e in binary] == [(e["label"], e["image"]) for e in python]
+    assert binary[3]["source_id"] == b"test_batch.bin:3"
 
 
-@pytest.mark.parametrize("missing", ["does-not-exist", "empty"])
-def test_missing_data_dir_names_the_expected_layout(tmp_path: Path, missing: str) -> None:
-    (tmp_path / "empty").mkdir()
+@pytest.mark.parametrize("writer", [write_cifar100_python, write_cifar100_binary])
+def test_cifar100_examples_carry_fine_and_coarse_labels(tmp_path: Path, writer) -> None:
+    data_dir = writer(tmp_path, 40)
 
-    with pytest.raises(FileNotFoundError, match="cifar-10-batches-py/ with data_batch_1..5"):
-        CIFAR10.class_names(str(tmp_path / missing))
+    examples, rejected = read_split(CIFAR100, str(data_dir), "train")
+
+    assert rejected == []
+    assert len(examples) == 40
+    fine, coarse = cifar100_names(100, "fine"), cifar100_names(20, "coarse")
+    for index, e in enumerate(examples):
+        assert (e["label"], e["coarse_label"]) == (index, index % 20)
+        assert e["label_name"] == fine[index].encode()
+        assert e["coarse_label_name"] == coarse[index % 20].encode()
 
 
-def test_non_pickle_batch_file_names_the_expected_layout(cifar_dir: Path) -> None:
-    (cifar_dir / "data_batch_1").write_text("airplane,0\n")
+def test_official_archive_is_unpacked_into_the_cache(tmp_path: Path) -> None:
+    batches = write_cifar10_python(tmp_path / "src", IMAGES_PER_BATCH)
+    archive = write_tar_gz(batches, tmp_path / "cifar-10-python.tar.gz")
+    source = dataclasses.replace(CIFAR10, cache_dir=str(tmp_path / "cache"))
 
-    with pytest.raises(ValueError, match="is not a pickle.*CIFAR-10 python layout"):
-        list(CIFAR10.read(str(cifar_dir / "data_batch_1")))
+    resolved = source.resolve_data_dir(str(archive))
+
+    assert resolved == str(tmp_path / "cache" / "cifar-10-python" / "cifar-10-batches-py")
+    assert source.class_names(resolved) == CIFAR10_CLASS_NAMES
+    assert len(read_split(source, resolved, "train")[0]) == 3 * IMAGES_PER_BATCH
 
 
-def test_batch_without_data_names_the_missing_key(cifar_dir: Path) -> None:
+def _published_at(tmp_path: Path, md5: str | None = None) -> tuple[download.Archive, Path]:
+    """A CIFAR-10 archive at a file:// URL, with its MD5 (or `md5`) as the published one."""
+    batches = write_cifar10_python(tmp_path / "server", IMAGES_PER_BATCH)
+    archive = write_tar_gz(batches, tmp_path / "server" / "cifar-10-python.tar.gz")
+    return download.Archive(archive.as_uri(), md5 or download.md5_of(str(archive))), archive
+
+
+def test_missing_data_dir_downloads_the_archive_once_and_checks_its_md5(tmp_path: Path) -> None:
+    archive, served = _published_at(tmp_path)
+    source = dataclasses.replace(CIFAR10, archive=archive, cache_dir=str(tmp_path / "cache"))
+
+    resolved = source.resolve_data_dir(str(tmp_path / "nowhere"))
+    served.unlink()  # a second resolution must not download again
+
+    assert source.resolve_data_dir(str(tmp_path / "nowhere")) == resolved
+    assert (tmp_path / "cache" / "cifar-10-python.tar.gz").is_file()
+    assert source.class_names(resolved) == CIFAR10_CLASS_NAMES
+
+
+def test_download_with_a_wrong_md5_is_deleted_and_reported(tmp_path: Path) -> None:
+    archive, _ = _published_at(tmp_path, md5="0" * 32)
+    source = dataclasses.replace(CIFAR10, archive=archive, cache_dir=str(tmp_path / "cache"))
+
+    with pytest.raises(ValueError, match="published MD5 is 0{32}: the download is damaged"):
+        source.resolve_data_dir(str(tmp_path / "nowhere"))
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_offline_says_where_to_put_the_files(tmp_path: Path) -> None:
+    offline = download.Archive((tmp_path / "unreachable.tar.gz").as_uri(), "0" * 32)
+    source = dataclasses.replace(CIFAR10, archive=offline, cache_dir=str(tmp_path / "cache"))
+
+    with pytest.raises(FileNotFoundError, match=r"put unreachable.tar.gz .* in .*/cache, or pass"):
+        source.resolve_data_dir(str(tmp_path / "nowhere"))
+
+
+def test_existing_dir_without_the_layout_names_both_layouts(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="python layout .* or binary layout"):
+        CIFAR10.class_names(str(tmp_path))
+
+
+def test_read_class_names_says_which_split_is_missing(cifar_dir: Path) -> None:
+    (cifar_dir / "test_batch").unlink()
+
+    with pytest.raises(FileNotFoundError, match="no eval files \\(test_batch\\) in .*CIFAR-10"):
+        read_class_names(str(cifar_dir), "cifar10")
+
+
+@pytest.mark.parametrize(
+    ("content", "detail"),
+    [
+        (b"airplane,0\n", "not a pickle"),
+        (pickle.dumps({b"labels": [0, 1]}, protocol=2), r"lacks keys \[b'data', b'labels'\]"),
+        (
+            pickle.dumps({b"labels": [0, 1], b"data": np.zeros((2, 32, 32, 3), np.uint8)}),
+            r"must be uint8 \(2, 3072\), one row per label",
+        ),
+    ],
+)
+def test_unreadable_batch_file_is_rejected_with_the_reason(
+    cifar_dir: Path, content: bytes, detail: str
+) -> None:
+    (cifar_dir / "data_batch_1").write_bytes(content)
+
+    [rejected] = _read_file(CIFAR10, cifar_dir / "data_batch_1")
+
+    assert (rejected.source_id, rejected.reason) == ("data_batch_1", base.UNREADABLE_FILE)
+    assert re.search(detail, rejected.detail)
+
+
+def test_truncated_binary_file_is_rejected(tmp_path: Path) -> None:
+    binary_dir = write_cifar10_binary(tmp_path, IMAGES_PER_BATCH)
+    path = binary_dir / "test_batch.bin"
+    path.write_bytes(path.read_bytes()[:-100])
+
+    [rejected] = _read_file(CIFAR10, path)
+
+    assert rejected.reason == base.UNREADABLE_FILE
+    assert "not a whole number of 3073-byte records" in rejected.detail
+
+
+def test_labels_outside_the_class_names_are_rejected_one_by_one(cifar_dir: Path) -> None:
     with (cifar_dir / "data_batch_1").open("wb") as f:
-        pickle.dump({b"labels": [0, 1]}, f, protocol=2)
+        pickle.dump({b"labels": [3, 10, 4], b"data": np.zeros((3, 3072), np.uint8)}, f)
 
-    with pytest.raises(ValueError, match=r"lacks keys \[b'data', b'labels'\].*CIFAR-10 python"):
-        list(CIFAR10.read(str(cifar_dir / "data_batch_1")))
+    records = _read_file(CIFAR10, cifar_dir / "data_batch_1")
 
-
-def test_batch_with_misshapen_data_is_rejected(cifar_dir: Path) -> None:
-    with (cifar_dir / "data_batch_1").open("wb") as f:
-        pickle.dump({b"labels": [0, 1], b"data": np.zeros((2, 32, 32, 3), np.uint8)}, f)
-
-    with pytest.raises(ValueError, match=r"must be uint8 \(2, 3072\), one row per label"):
-        list(CIFAR10.read(str(cifar_dir / "data_batch_1")))
-
-
-def test_label_outside_the_class_names_is_rejected(cifar_dir: Path) -> None:
-    with (cifar_dir / "data_batch_1").open("wb") as f:
-        pickle.dump({b"labels": [10], b"data": np.zeros((1, 3072), np.uint8)}, f)
-
-    with pytest.raises(ValueError, match="names 10 classes"):
-        list(CIFAR10.read(str(cifar_dir / "data_batch_1")))
-
-
-def test_get_source_knows_cifar10_and_lists_known_names() -> None:
-    assert sources.get_source("cifar10") is CIFAR10
-    with pytest.raises(ValueError, match="known sources are cifar10, cifar100"):
-        sources.get_source("mnist")
+    assert [r["label"] for r in records if isinstance(r, dict)] == [3, 4]
+    [rejected] = [r for r in records if isinstance(r, base.Rejected)]
+    assert (rejected.source_id, rejected.reason) == ("data_batch_1:1", base.LABEL_OUT_OF_RANGE)
 
 
 @settings(max_examples=25, deadline=None)
@@ -144,36 +238,41 @@ def test_get_source_knows_cifar10_and_lists_known_names() -> None:
     )
 )
 def test_image_example_round_trips_any_uint8_image(image: np.ndarray) -> None:
-    e = _features(base.image_example(image, 7, "horse", "x:0"))
+    e = features(base.image_example(image, 7, "horse", "x:0"))
 
     np.testing.assert_array_equal(tf.io.decode_png(e["image"]).numpy(), image)
     assert (e["height"], e["width"], e["channels"]) == image.shape
     assert (e["label"], e["label_name"], e["source_id"]) == (7, b"horse", b"x:0")
 
 
-@pytest.mark.skipif(
-    not CIFAR100_TEST_SUBSET.is_dir(),
-    reason=f"real CIFAR-100 subset absent: {CIFAR100_TEST_SUBSET}",
-)
-def test_cifar100_reads_the_real_test_subset_with_fine_labels() -> None:
-    class_names = CIFAR100.class_names(str(CIFAR100_TEST_SUBSET.parent))
-    examples = [_features(e) for e in CIFAR100.read(str(CIFAR100_TEST_SUBSET / "test"))]
+def test_real_cifar100_subset_has_fine_and_coarse_labels(shared_data: Path) -> None:
+    data_dir = shared_data / "cifar100-test-subset"
 
-    assert len(class_names) == 100
-    assert len(examples) == 916
+    examples, rejected = read_split(CIFAR100, str(data_dir), "eval")
+
+    class_names = CIFAR100.class_names(str(data_dir))
+    assert (len(class_names), len(examples), rejected) == (100, 916, [])
     assert all(e["label_name"] == class_names[e["label"]].encode() for e in examples)
     assert examples[0]["source_id"] == b"volcano_s_000012.png"
     assert [e["label_name"] for e in examples[:3]] == [b"mountain", b"forest", b"seal"]
+    assert [e["coarse_label_name"] for e in examples[:3]] == [
+        b"large_natural_outdoor_scenes",
+        b"large_natural_outdoor_scenes",
+        b"aquatic_mammals",
+    ]
+    assert len({e["coarse_label"] for e in examples}) == 20
+    with pytest.raises(FileNotFoundError, match=r"no train files \(train\) in .*cifar-100-python"):
+        read_class_names(str(data_dir), "cifar100")
 
 
 def test_embedded_default_sample_is_class_balanced() -> None:
     sample_dir = Path(__file__).parents[2] / "data/cifar10-sample"
-    expected_per_class = {"data_batch_1": 100, "data_batch_2": 100, "test_batch": 50}
+    expected_per_class = {"train": 200, "eval": 50}
 
-    batches_dir = Path(CIFAR10.resolve_data_dir(str(sample_dir)))
+    for split, per_class in expected_per_class.items():
+        examples, rejected = read_split(CIFAR10, str(sample_dir), split)
 
-    for file_name, per_class in expected_per_class.items():
-        labels = collections.Counter(
-            _features(e)["label"] for e in CIFAR10.read(str(batches_dir / file_name))
-        )
-        assert labels == dict.fromkeys(range(10), per_class), file_name
+        assert rejected == []
+        assert collections.Counter(e["label"] for e in examples) == dict.fromkeys(
+            range(10), per_class
+        ), split

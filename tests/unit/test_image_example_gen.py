@@ -3,13 +3,10 @@
 import collections
 from pathlib import Path
 
-import apache_beam as beam
 import pytest
 import tensorflow as tf
 from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import PipelineOptions
 from tfx.proto import example_gen_pb2
-from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.image_example_gen import executor
@@ -19,11 +16,12 @@ from components.image_example_gen.component import (
     resolve_data_dir,
 )
 from components.image_example_gen.sources.cifar import CIFAR10
+from components.image_example_gen.sources.folder import FOLDER
 from tests.fixtures.cifar import CIFAR10_CLASS_NAMES, write_cifar10_python
+from tests.fixtures.reading import run_executor
 
 IMAGES_PER_BATCH = 20
 NUM_TRAIN_BATCHES = 3
-CIFAR10_SUBSET = Path(__file__).parents[2].parent / "shared/data/cifar10-subset/cifar-10-batches-py"
 # Class counts (airplane..truck) per file, as published in shared/data/README.md.
 CIFAR10_SUBSET_CLASS_COUNTS = {
     "data_batch_1": [103, 113, 102, 94, 103, 86, 109, 102, 101, 104],
@@ -33,33 +31,6 @@ CIFAR10_SUBSET_CLASS_COUNTS = {
     "data_batch_5": [104, 97, 96, 91, 109, 96, 102, 105, 106, 111],
     "test_batch": [105, 93, 100, 104, 92, 87, 114, 102, 110, 110],
 }
-
-
-def _run_executor(exec_properties: dict, output_uri: Path) -> tuple[dict, beam.Pipeline]:
-    """Runs Executor.Do in memory; returns the examples per split and the pipeline."""
-    examples = standard_artifacts.Examples()
-    examples.uri = str(output_uri)
-    pipelines = []
-
-    def make_pipeline() -> beam.Pipeline:
-        pipelines.append(
-            beam.Pipeline(
-                options=PipelineOptions(direct_running_mode="in_memory", direct_num_workers=1)
-            )
-        )
-        return pipelines[0]
-
-    context = executor.Executor.Context(make_beam_pipeline_fn=make_pipeline)
-    executor.Executor(context).Do(
-        {}, {standard_component_specs.EXAMPLES_KEY: [examples]}, exec_properties
-    )
-
-    split_examples = {}
-    for split in artifact_utils.decode_split_names(examples.split_names):
-        files = tf.io.gfile.glob(str(output_uri / f"Split-{split}" / "*.gz"))
-        records = tf.data.TFRecordDataset(files, compression_type="GZIP")
-        split_examples[split] = [tf.train.Example.FromString(r.numpy()) for r in records]
-    return split_examples, pipelines[0]
 
 
 def _value(example: tf.train.Example, key: str) -> object:
@@ -77,7 +48,7 @@ def test_executor_writes_train_and_eval_splits_of_examples(cifar_dir: Path, tmp_
     # The exec_properties TFX stores for the component: protos as JSON strings.
     exec_properties = create_image_example_gen(str(cifar_dir), "cifar10").exec_properties
 
-    splits, pipeline = _run_executor(exec_properties, tmp_path / "examples")
+    splits, pipeline = run_executor(exec_properties, tmp_path / "examples")
 
     assert (tmp_path / "examples" / "Split-train").is_dir()
     assert (tmp_path / "examples" / "Split-eval").is_dir()
@@ -123,7 +94,7 @@ def test_executor_names_the_layout_when_a_split_matches_no_file(
     component = create_image_example_gen(str(cifar_dir), "cifar10", {"train": "train_*"})
 
     with pytest.raises(FileNotFoundError, match=r"no files match .*/train_\*: expected a CIFAR-10"):
-        _run_executor(component.exec_properties, tmp_path / "examples")
+        run_executor(component.exec_properties, tmp_path / "examples")
 
 
 def test_component_carries_the_resolved_dir_and_the_source(cifar_dir: Path) -> None:
@@ -135,33 +106,81 @@ def test_component_carries_the_resolved_dir_and_the_source(cifar_dir: Path) -> N
     )
 
     assert component.exec_properties["input_base"] == str(cifar_dir)
-    assert {s.name: s.pattern for s in input_config.splits} == CIFAR10.default_splits()
-    assert executor.source_name(component.exec_properties) == "cifar10"
+    assert {s.name: s.pattern for s in input_config.splits} == CIFAR10.splits(str(cifar_dir))
+    assert executor.ReaderConfig.from_exec_properties(
+        component.exec_properties
+    ) == executor.ReaderConfig("cifar10")
     assert read_class_names(str(cifar_dir.parent), "cifar10") == CIFAR10_CLASS_NAMES
 
 
-def test_source_name_accepts_the_proto_and_rejects_a_missing_config() -> None:
-    config = executor.make_custom_config("cifar10")
+def test_reader_config_round_trips_as_proto_and_json() -> None:
+    config = executor.ReaderConfig("imagenet", max_per_class=7, max_rejected_fraction=0.05)
+    proto = config.to_proto()
 
-    assert executor.source_name({"custom_config": config}) == "cifar10"
-    assert executor.source_name({"custom_config": proto_utils.proto_to_json(config)}) == "cifar10"
-    with pytest.raises(ValueError, match="names no image source: build the component with"):
-        executor.source_name({"custom_config": None})
-
-
-def test_component_rejects_an_unknown_source(cifar_dir: Path) -> None:
-    with pytest.raises(ValueError, match="known sources are cifar10"):
-        create_image_example_gen(str(cifar_dir), "imagenet")
-
-
-@pytest.mark.skipif(
-    not CIFAR10_SUBSET.is_dir(), reason=f"real CIFAR-10 subset absent: {CIFAR10_SUBSET}"
-)
-def test_real_cifar10_subset_has_the_published_class_counts() -> None:
-    for file_name, expected_counts in CIFAR10_SUBSET_CLASS_COUNTS.items():
-        labels = collections.Counter(
-            _value(e, "label") for e in CIFAR10.read(str(CIFAR10_SUBSET / file_name))
+    assert executor.ReaderConfig.from_exec_properties({"custom_config": proto}) == config
+    assert (
+        executor.ReaderConfig.from_exec_properties(
+            {"custom_config": proto_utils.proto_to_json(proto)}
         )
+        == config
+    )
+    with pytest.raises(ValueError, match="names no image source: build the component with"):
+        executor.ReaderConfig.from_exec_properties({"custom_config": None})
 
-        assert [labels[k] for k in range(10)] == expected_counts, file_name
-    assert CIFAR10.class_names(str(CIFAR10_SUBSET.parent)) == CIFAR10_CLASS_NAMES
+
+def test_component_rejects_an_unknown_source_and_a_foreign_option(cifar_dir: Path) -> None:
+    with pytest.raises(ValueError, match="known sources are cifar10, cifar100, fashion_mnist"):
+        create_image_example_gen(str(cifar_dir), "svhn")
+    with pytest.raises(
+        ValueError, match="no option 'max_per_class'; it applies to: folder, imagenet"
+    ):
+        create_image_example_gen(str(cifar_dir), "cifar10", max_per_class=3)
+
+
+def test_real_cifar10_subset_has_the_published_counts_and_histograms(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    data_dir = resolve_data_dir(str(shared_data / "cifar10-subset"), "cifar10")
+    component = create_image_example_gen(data_dir, "cifar10")
+
+    splits, _ = run_executor(component.exec_properties, tmp_path / "examples")
+
+    expected = {
+        "train": [
+            sum(
+                counts[k]
+                for name, counts in CIFAR10_SUBSET_CLASS_COUNTS.items()
+                if name != "test_batch"
+            )
+            for k in range(10)
+        ],
+        "eval": CIFAR10_SUBSET_CLASS_COUNTS["test_batch"],
+    }
+    for split, examples in splits.items():
+        labels = collections.Counter(_value(e, "label") for e in examples)
+        assert [labels[k] for k in range(10)] == expected[split], split
+    assert {split: len(examples) for split, examples in splits.items()} == {
+        "train": 5085,
+        "eval": 1017,
+    }
+    assert read_class_names(data_dir, "cifar10") == CIFAR10_CLASS_NAMES
+
+
+def test_real_cifar10_jpg_folder_lists_5000_per_class_and_reads_a_subset(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    data_dir = str(shared_data / "cifar10-jpg")
+    class_names = read_class_names(data_dir, "folder")
+    inputs = FOLDER.list_inputs(data_dir, FOLDER.splits(data_dir)["all"], class_names)
+
+    assert class_names == sorted(CIFAR10_CLASS_NAMES)
+    assert collections.Counter(item.class_key for item in inputs) == dict.fromkeys(
+        class_names, 5000
+    )
+    component = create_image_example_gen(data_dir, "folder", max_per_class=20)
+    splits, _ = run_executor(component.exec_properties, tmp_path / "examples")
+    examples = [e for split in splits.values() for e in split]
+    assert collections.Counter(_value(e, "label") for e in examples) == dict.fromkeys(range(10), 20)
+    assert {(_value(e, "height"), _value(e, "width"), _value(e, "channels")) for e in examples} == {
+        (32, 32, 3)
+    }

@@ -41,7 +41,7 @@ def test_overrides_change_builder_arguments():
     )
     assert model.get_layer("vt1").num_tokens == 8
     assert model.get_layer("vt2").recurrent
-    assert model.get_layer("token_pool").input_shape == (None, 8, 64)
+    assert model.get_layer("token_pool").input_shape == (None, 8, 160)
 
 
 @pytest.mark.parametrize(

@@ -73,9 +73,53 @@ def test_transform_graph_applies_the_same_statistics_at_serving_time(images, tmp
 
     layer = tft.TFTransformOutput(output_dir).transform_features_layer()
     served = layer({"image": tf.constant([[encode(images[0])]])})
-    assert set(served) == {"image"}, "a serving request without a label must still transform"
+    assert set(served) == {"image", *preprocessing.PROPERTY_BUCKET_KEYS}, (
+        "a serving request without a label must still transform"
+    )
     np.testing.assert_allclose(
         served["image"].numpy().reshape(8, 8, 3),
         np.asarray(transformed[0]["image"]).reshape(8, 8, 3),
         atol=1e-5,
     )
+
+
+def test_brightness_and_contrast_are_bucketed_into_training_split_quartiles(tmp_path):
+    # Eight flat grey images of rising brightness (no contrast), then eight of rising contrast.
+    levels = np.linspace(10, 240, 8).astype(np.uint8)
+    flat = [np.full((8, 8, 3), level, dtype=np.uint8) for level in levels]
+    checker = (np.indices((8, 8)).sum(axis=0) % 2).astype(bool)
+    striped = [
+        np.where(checker[..., None], 128 + d, 128 - d).astype(np.uint8).repeat(3, axis=2)
+        for d in np.linspace(5, 120, 8).astype(int)
+    ]
+    raw = [{"image": [encode(px)], "label": [0]} for px in flat + striped]
+    transformed, _ = analyze_and_transform(raw, tmp_path, image_size=8)
+
+    def buckets(key, examples):
+        return [int(np.asarray(t[key]).reshape(-1)[0]) for t in examples]
+
+    brightness = buckets("brightness_bucket", transformed[:8])
+    assert brightness == sorted(brightness) and brightness[0] == 0 and brightness[-1] == 3
+    contrast = buckets("contrast_bucket", transformed)
+    # Flat images tie at zero contrast: one bucket, the lowest of all.
+    assert set(contrast[:8]) == {min(contrast)}
+    assert contrast[8:] == sorted(contrast[8:]) and contrast[-1] == 3
+    assert set(buckets("brightness_bucket", transformed) + contrast) <= {0, 1, 2, 3}
+
+
+def test_property_buckets_follow_the_configured_count(images, tmp_path):
+    raw = [{"image": [encode(px)], "label": [0]} for px in images]
+    feature_spec = {
+        "image": tf.io.FixedLenFeature([1], tf.string),
+        "label": tf.io.FixedLenFeature([1], tf.int64),
+    }
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(feature_spec))
+    with tft_beam.Context(temp_dir=str(tmp_path)):
+        (transformed, _), _ = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
+            lambda inputs: preprocessing.preprocessing_fn(
+                inputs, {"image_size": 8, "property_buckets": 2}
+            ),
+            output_record_batches=False,
+        )
+    values = {int(np.asarray(t["brightness_bucket"]).reshape(-1)[0]) for t in transformed}
+    assert values == {0, 1}

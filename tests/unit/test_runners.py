@@ -31,6 +31,7 @@ COMPONENT_ORDER = [
     ("CandidateTrainer", "Evaluator"),
     ("Evaluator", "SelectWinner"),
     ("SelectWinner", "Pusher"),
+    ("SelectWinner", "RunReport"),
 ]
 
 
@@ -82,6 +83,25 @@ def test_beam_preset_and_extra_args_reach_every_beam_component(tmp_path):
         args = executor_args(spec, component)
         assert "--direct_running_mode=multi_processing" in args
         assert args[-1] == "--num_workers=4"
+
+
+def test_vertex_training_switch_runs_both_trainers_as_gpu_jobs(tmp_path):
+    spec = compile_spec(
+        tmp_path,
+        "vertex",
+        "--project=acme",
+        "--set=cloud.vertex_training=true",
+        "--set=cloud.accelerator_type=NVIDIA_TESLA_T4",
+    )
+    executors = spec["pipelineSpec"]["deploymentSpec"]["executors"]
+    for trainer in ("BaselineTrainer", "CandidateTrainer"):
+        args = executors[f"{trainer}_executor"]["container"]["args"]
+        assert "tfx.extensions.google_cloud_ai_platform.trainer.executor" in " ".join(args)
+        value = tasks(spec)[trainer]["inputs"]["parameters"]["custom_config"]["runtimeValue"]
+        config = json.loads(value["constantValue"]["stringValue"])
+        [pool] = config["ai_platform_training_args"]["worker_pool_specs"]
+        assert pool["machine_spec"]["accelerator_type"] == "NVIDIA_TESLA_T4"
+        assert pool["container_spec"]["image_uri"] == IMAGE
 
 
 def test_yaml_output_by_extension(tmp_path):

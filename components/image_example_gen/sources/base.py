@@ -1,13 +1,15 @@
-"""The interface every image data source implements, and helpers they share.
+"""The interface every image data source implements, and the records it produces.
 
-A source knows one on-disk layout of an image data set. ImageExampleGen asks it
-for the default split patterns, globs them under the data dir and calls `read`
-on each matching file in parallel, so `read` must only look at the file it is
-given (and small metadata files beside it).
+A source knows one on-disk layout of an image data set. ImageExampleGen asks it, in the
+driver, for the splits, the class names and the list of `InputFile`s of each split (cheap:
+file names only), then calls `read` on each `InputFile` in parallel on Beam workers. `read`
+yields one `tf.train.Example` per image, or a `Rejected` record for every input it cannot turn
+into an example, so that bad data is counted and reported, never silently dropped.
 """
 
 import abc
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -21,9 +23,62 @@ WIDTH_KEY = "width"
 CHANNELS_KEY = "channels"
 SOURCE_ID_KEY = "source_id"
 
+# Why an input was rejected: the `reason` of a `Rejected` record.
+EMPTY_FILE = "empty_file"
+NOT_AN_IMAGE = "not_an_image"
+CORRUPT_IMAGE = "corrupt_image"
+UNREADABLE_FILE = "unreadable_file"
+LABEL_OUT_OF_RANGE = "label_out_of_range"
+UNKNOWN_CLASS = "unknown_class"
+
+
+@dataclasses.dataclass(frozen=True)
+class InputFile:
+    """One unit of work for a Beam worker: a file and, for one-image files, its class.
+
+    Attributes:
+      path: absolute path (local or gs://) of the file.
+      source_id: the file's id in the data set (its path relative to the data dir).
+      label: class index; None for files that carry their own labels (batch files) and for
+        files whose class is not one of the data set's (then `class_key` says which).
+      class_key: the class as the layout names it (folder name, wnid, manifest label).
+    """
+
+    path: str
+    source_id: str
+    label: int | None = None
+    class_key: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Rejected:
+    """An input that produced no example, and why.
+
+    Attributes:
+      source_id: the file, or `<file>:<index>` for one image of a batch file.
+      reason: one of the reason constants of this module, e.g. `CORRUPT_IMAGE`.
+      detail: a human-readable explanation.
+    """
+
+    source_id: str
+    reason: str
+    detail: str
+
+
+class InvalidInputError(Exception):
+    """Raised by the shared readers for an input that must become a `Rejected` record."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+    def rejected(self, source_id: str) -> Rejected:
+        return Rejected(source_id, self.reason, self.detail)
+
 
 class ImageSource(abc.ABC):
-    """Reads one on-disk layout of a labelled image data set.
+    """Reads one layout of a labelled image data set.
 
     Attributes:
       name: registry name of the source, e.g. "cifar10".
@@ -36,33 +91,60 @@ class ImageSource(abc.ABC):
     def resolve_data_dir(self, data_dir: str) -> str:
         """Returns the directory the split patterns are relative to.
 
-        Sources whose archives unpack into a fixed sub-directory override this
-        to also accept the parent directory. Raises FileNotFoundError naming
-        `layout` when `data_dir` does not hold the data set.
+        Raises FileNotFoundError naming `layout` when `data_dir` does not hold the data set.
         """
         if not tf.io.gfile.isdir(data_dir):
             raise FileNotFoundError(f"{data_dir} is not a directory: expected {self.layout}")
         return data_dir
 
     @abc.abstractmethod
-    def default_splits(self) -> dict[str, str]:
-        """Returns split name -> file pattern relative to the resolved data dir."""
+    def splits(self, data_dir: str) -> dict[str, str]:
+        """Returns split name -> glob pattern relative to the resolved `data_dir`.
+
+        A single entry means the data set defines no splits: ImageExampleGen then splits its
+        examples by a hash of their `source_id`.
+        """
 
     @abc.abstractmethod
     def class_names(self, data_dir: str) -> list[str]:
-        """Returns the class names, indexed by label."""
+        """Returns the class names, indexed by label; raises ValueError or FileNotFoundError
+        naming the expected layout when `data_dir` does not follow it."""
+
+    def list_inputs(
+        self, data_dir: str, pattern: str, class_names: Sequence[str]
+    ) -> list[InputFile]:
+        """Returns the units of work of one split (default: every file matching `pattern`)."""
+        return [
+            InputFile(path, relative_id(data_dir, path))
+            for path in sorted(tf.io.gfile.glob(join(data_dir, pattern)))
+        ]
 
     @abc.abstractmethod
-    def read(self, path: str) -> Iterator[tf.train.Example]:
-        """Yields one tf.train.Example (see `make_example`) per image of one file."""
+    def read(
+        self, item: InputFile, class_names: Sequence[str]
+    ) -> Iterator[tf.train.Example | Rejected]:
+        """Yields a tf.train.Example (see `make_example`) per image of `item`, or a `Rejected`
+        record for each image or file that cannot become one. Runs on Beam workers: must
+        only read `item` (and small metadata beside it)."""
 
 
-def _bytes_feature(value: bytes) -> tf.train.Feature:
+def join(data_dir: str, relative: str) -> str:
+    """`data_dir`/`relative`, for local paths and URLs (gs://) alike."""
+    return f"{data_dir.rstrip('/')}/{relative}" if relative else data_dir
+
+
+def relative_id(data_dir: str, path: str) -> str:
+    """The id of `path` inside `data_dir`: its relative path with forward slashes."""
+    prefix = data_dir.rstrip("/") + "/"
+    return path[len(prefix) :] if path.startswith(prefix) else path
+
+
+def _feature(value: bytes | str | int) -> tf.train.Feature:
+    if isinstance(value, int):
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+    if isinstance(value, str):
+        value = value.encode()
     return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
-
-
-def _int64_feature(value: int) -> tf.train.Feature:
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
 
 
 def make_example(
@@ -73,20 +155,29 @@ def make_example(
     label: int,
     label_name: str,
     source_id: str,
+    extra: Mapping[str, int | str] | None = None,
 ) -> tf.train.Example:
-    """Builds the tf.train.Example that every source yields for one image."""
+    """Builds the tf.train.Example that every source yields for one image.
+
+    Args:
+      image_png_or_jpeg: the encoded image.
+      height, width, channels: its shape in pixels.
+      label: class index; label_name: its name.
+      source_id: where the image came from, see `InputFile.source_id`.
+      extra: further scalar features of the source, e.g. CIFAR-100's `coarse_label`.
+    """
+    values: dict[str, bytes | str | int] = {
+        IMAGE_KEY: image_png_or_jpeg,
+        LABEL_KEY: label,
+        LABEL_NAME_KEY: label_name,
+        HEIGHT_KEY: height,
+        WIDTH_KEY: width,
+        CHANNELS_KEY: channels,
+        SOURCE_ID_KEY: source_id,
+        **(extra or {}),
+    }
     return tf.train.Example(
-        features=tf.train.Features(
-            feature={
-                IMAGE_KEY: _bytes_feature(image_png_or_jpeg),
-                LABEL_KEY: _int64_feature(label),
-                LABEL_NAME_KEY: _bytes_feature(label_name.encode()),
-                HEIGHT_KEY: _int64_feature(height),
-                WIDTH_KEY: _int64_feature(width),
-                CHANNELS_KEY: _int64_feature(channels),
-                SOURCE_ID_KEY: _bytes_feature(source_id.encode()),
-            }
-        )
+        features=tf.train.Features(feature={k: _feature(v) for k, v in values.items()})
     )
 
 
@@ -100,8 +191,25 @@ def encode_png(image: np.ndarray) -> bytes:
 
 
 def image_example(
-    image: np.ndarray, label: int, label_name: str, source_id: str
+    image: np.ndarray,
+    label: int,
+    label_name: str,
+    source_id: str,
+    extra: Mapping[str, int | str] | None = None,
 ) -> tf.train.Example:
     """PNG-encodes a uint8 [height, width, channels] array into an example."""
     height, width, channels = image.shape
-    return make_example(encode_png(image), height, width, channels, label, label_name, source_id)
+    return make_example(
+        encode_png(image), height, width, channels, label, label_name, source_id, extra
+    )
+
+
+def check_label(label: int, class_names: Sequence[str], source_id: str) -> Rejected | None:
+    """A `LABEL_OUT_OF_RANGE` record when `label` is not an index of `class_names`."""
+    if 0 <= label < len(class_names):
+        return None
+    return Rejected(
+        source_id,
+        LABEL_OUT_OF_RANGE,
+        f"label {label} is outside 0..{len(class_names) - 1} ({len(class_names)} classes)",
+    )

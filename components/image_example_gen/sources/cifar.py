@@ -1,135 +1,298 @@
-"""CIFAR-10 and CIFAR-100 in the official python (pickled batch) layout.
+"""CIFAR-10 and CIFAR-100, in the official python (pickled) and binary layouts.
 
-Each batch file is a pickle (protocol 2, written by Python 2) of a dict with
-bytes keys: `b'data'`, a uint8 array [N, 3072] holding per row the 1024 red, then
-1024 green, then 1024 blue values of a row-major 32x32 image, and a list of N
-int labels under a variant-specific key. `b'filenames'` is optional. A meta file
-beside the batches lists the class names.
+Python layout: each batch file is a pickle (protocol 2, written by Python 2) of a dict with
+bytes keys: `b'data'`, a uint8 array [N, 3072] holding per row the 1024 red, then 1024 green,
+then 1024 blue values of a row-major 32x32 image, and N int labels under a variant-specific
+key (CIFAR-100 adds the coarse labels). `b'filenames'` is optional. A meta pickle beside the
+batches lists the class names.
 
-The two data sets differ only in file and key names, so one `CifarSource`
-class reads both; `CIFAR10` and `CIFAR100` are instances of it. Pickles can run
-arbitrary code when loaded: only read files from a trusted source.
+Binary layout: each `.bin` file is a sequence of records of 1 label byte (CIFAR-100: coarse
+then fine, 2 bytes) and the same 3072 pixel bytes; text files beside them list the names.
+
+The data dir may be the batches directory, its parent, or an official `.tar.gz` (unpacked
+into the cache dir). When it does not exist, the official python archive is downloaded into
+the cache dir, checked against its published MD5 and unpacked. Both variants are
+`CifarSource` instances: they differ in names, not in code. Pickles can run arbitrary code
+when loaded: only read files from a trusted source.
 """
 
 import dataclasses
 import os
 import pickle
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
+from components.image_example_gen import download
 from components.image_example_gen.sources import base
 
 _SIDE = 32
 _CHANNELS = 3
+_PIXELS = _SIDE * _SIDE * _CHANNELS
 _DATA_KEY = b"data"
 _FILENAMES_KEY = b"filenames"
+_BINARY_SUFFIX = ".bin"
+COARSE_LABEL_KEY = "coarse_label"
+COARSE_LABEL_NAME_KEY = "coarse_label_name"
+
+
+@dataclasses.dataclass(frozen=True)
+class CifarLayout:
+    """One on-disk format of a CIFAR variant.
+
+    Attributes:
+      subdir: directory the official archive unpacks to.
+      meta_file: file listing the (fine) class names; its presence identifies the layout.
+      coarse_meta_file: binary layout only: file listing the coarse class names.
+      splits: (split name, file pattern) pairs.
+    """
+
+    subdir: str
+    meta_file: str
+    splits: tuple[tuple[str, str], ...]
+    coarse_meta_file: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
 class CifarSource(base.ImageSource):
-    """One variant of the CIFAR python layout.
+    """One CIFAR variant in both layouts.
 
     Attributes:
-      name: registry name.
-      layout: description of the expected layout, for error messages.
-      subdir: directory the official archive unpacks to; the data dir may be
-        this directory or its parent.
-      meta_file: name of the file holding the class names.
-      label_names_key: key of the class names in the meta file.
-      labels_key: key of the labels in each batch file.
-      splits: (split name, file pattern) pairs of the default splits.
+      name: registry name; layout: description for error messages.
+      python, binary: the two layouts.
+      label_names_key, labels_key: keys of the class names (python meta) and labels (batches).
+      coarse_names_key, coarse_labels_key: CIFAR-100's superclass keys; empty for CIFAR-10.
+      archive: the official python-layout archive, downloaded when no local copy exists.
+      cache_dir: where archives are downloaded and unpacked.
     """
 
     name: str
     layout: str
-    subdir: str
-    meta_file: str
+    python: CifarLayout
+    binary: CifarLayout
     label_names_key: bytes
     labels_key: bytes
-    splits: tuple[tuple[str, str], ...]
+    archive: download.Archive
+    coarse_names_key: bytes = b""
+    coarse_labels_key: bytes = b""
+    cache_dir: str = download.DEFAULT_CACHE_DIR
 
     def resolve_data_dir(self, data_dir: str) -> str:
-        """Returns `data_dir` or its `subdir`, whichever holds the meta file."""
-        for candidate in (data_dir, os.path.join(data_dir, self.subdir)):
-            if tf.io.gfile.exists(os.path.join(candidate, self.meta_file)):
-                return candidate
-        raise FileNotFoundError(
-            f"found no {self.meta_file} in {data_dir} nor in "
-            f"{os.path.join(data_dir, self.subdir)}: expected {self.layout}"
-        )
+        """The batches directory in `data_dir`, its sub-directory, an archive, or the cache.
 
-    def default_splits(self) -> dict[str, str]:
-        return dict(self.splits)
-
-    def class_names(self, data_dir: str) -> list[str]:
-        meta_path = os.path.join(self.resolve_data_dir(data_dir), self.meta_file)
-        meta = self._load(meta_path, (self.label_names_key,))
-        return [name.decode() for name in meta[self.label_names_key]]
-
-    def read(self, path: str) -> Iterator[tf.train.Example]:
-        batch = self._load(path, (_DATA_KEY, self.labels_key))
-        data = np.asarray(batch[_DATA_KEY])
-        labels = batch[self.labels_key]
-        if data.dtype != np.uint8 or data.shape != (len(labels), _SIDE * _SIDE * _CHANNELS):
-            raise ValueError(
-                f"{path}: {_DATA_KEY!r} is {data.dtype} {data.shape} but must be uint8 "
-                f"({len(labels)}, {_SIDE * _SIDE * _CHANNELS}), one row per label: "
+        Raises FileNotFoundError naming the layout when an existing `data_dir` holds neither
+        layout, or when it does not exist and the official archive cannot be downloaded.
+        """
+        if data_dir.endswith(".tar.gz") and tf.io.gfile.exists(data_dir):
+            return self._unpack(data_dir)
+        found = self._find_layout(data_dir)
+        if found:
+            return found
+        if tf.io.gfile.exists(data_dir):
+            raise FileNotFoundError(
+                f"found no {self.python.meta_file} nor {self.binary.meta_file} in {data_dir} "
+                f"nor in its {self.python.subdir}/ or {self.binary.subdir}/: "
                 f"expected {self.layout}"
             )
-        class_names = self.class_names(os.path.dirname(path))
-        if len(labels) and not 0 <= min(labels) <= max(labels) < len(class_names):
-            raise ValueError(
-                f"{path}: labels span {min(labels)}..{max(labels)}, but {self.meta_file} "
-                f"names {len(class_names)} classes"
-            )
-        filenames = batch.get(_FILENAMES_KEY)
-        file_name = os.path.basename(path)
-        images = data.reshape(-1, _CHANNELS, _SIDE, _SIDE).transpose(0, 2, 3, 1)
+        # A copy unpacked by an earlier run, or put in the cache by the user.
+        cached = self._find_layout(self._unpacked_dir(self.archive.file_name)) or (
+            self._find_layout(self.cache_dir)
+        )
+        if cached:
+            logging.info("%s does not exist: using the copy in %s", data_dir, cached)
+            return cached
+        logging.warning(
+            "%s does not exist: downloading %s into %s", data_dir, self.archive.url, self.cache_dir
+        )
+        return self._unpack(download.fetch(self.archive, self.cache_dir))
+
+    def splits(self, data_dir: str) -> dict[str, str]:
+        return dict(self._layout_of(data_dir).splits)
+
+    def class_names(self, data_dir: str) -> list[str]:
+        return self._names(self.resolve_data_dir(data_dir))[0]
+
+    def read(
+        self, item: base.InputFile, class_names: Sequence[str]
+    ) -> Iterator[tf.train.Example | base.Rejected]:
+        data_dir = os.path.dirname(item.path)
+        try:
+            coarse_names = self._names(data_dir)[1]
+            if item.path.endswith(_BINARY_SUFFIX):
+                images, labels, coarse_labels, filenames = self._load_binary(item.path)
+            else:
+                images, labels, coarse_labels, filenames = self._load_python(item.path)
+        except base.InvalidInputError as e:
+            yield e.rejected(item.source_id)
+            return
         for index, (image, label) in enumerate(zip(images, labels, strict=True)):
-            source_id = filenames[index].decode() if filenames else f"{file_name}:{index}"
-            yield base.image_example(image, int(label), class_names[label], source_id)
+            source_id = filenames[index] if filenames else f"{item.source_id}:{index}"
+            extra = {}
+            rejected = base.check_label(label, class_names, source_id)
+            if coarse_labels is not None:
+                coarse = coarse_labels[index]
+                rejected = rejected or base.check_label(coarse, coarse_names, source_id)
+                if not rejected:
+                    extra = {COARSE_LABEL_KEY: coarse, COARSE_LABEL_NAME_KEY: coarse_names[coarse]}
+            yield rejected or base.image_example(image, label, class_names[label], source_id, extra)
+
+    def _find_layout(self, data_dir: str) -> str | None:
+        for layout in (self.python, self.binary):
+            for candidate in (data_dir, base.join(data_dir, layout.subdir)):
+                if tf.io.gfile.exists(base.join(candidate, layout.meta_file)):
+                    return candidate
+        return None
+
+    def _unpacked_dir(self, archive_name: str) -> str:
+        """Where the archive `archive_name` (`<stem>.tar.gz`) is unpacked: cache_dir/<stem>."""
+        return os.path.join(self.cache_dir, archive_name[: -len(".tar.gz")])
+
+    def _unpack(self, archive_path: str) -> str:
+        dest = self._unpacked_dir(os.path.basename(archive_path))
+        if not self._find_layout(dest):
+            download.extract(archive_path, dest)
+        found = self._find_layout(dest)
+        if not found:
+            raise FileNotFoundError(f"{archive_path} unpacks to no {self.layout}")
+        return found
+
+    def _layout_of(self, data_dir: str) -> CifarLayout:
+        """The binary layout when its meta file is in `data_dir`, else the python layout."""
+        is_binary = tf.io.gfile.exists(base.join(data_dir, self.binary.meta_file))
+        return self.binary if is_binary else self.python
+
+    def _names(self, data_dir: str) -> tuple[list[str], list[str]]:
+        """Fine and coarse (CIFAR-100; else empty) class names of the batches in `data_dir`."""
+        layout = self._layout_of(data_dir)
+        meta_path = base.join(data_dir, layout.meta_file)
+        if layout is self.binary:
+            coarse_file = layout.coarse_meta_file
+            coarse = _read_lines(base.join(data_dir, coarse_file)) if coarse_file else []
+            return _read_lines(meta_path), coarse
+        keys = tuple(key for key in (self.label_names_key, self.coarse_names_key) if key)
+        try:
+            meta = self._load(meta_path, keys)
+        except base.InvalidInputError as e:
+            raise ValueError(f"{meta_path}: {e.detail}") from None
+        fine = [name.decode() for name in meta[self.label_names_key]]
+        coarse = [name.decode() for name in meta.get(self.coarse_names_key, [])]
+        return fine, coarse
+
+    def _load_python(self, path: str) -> tuple[np.ndarray, list[int], list[int] | None, list[str]]:
+        keys = (_DATA_KEY, self.labels_key) + (
+            (self.coarse_labels_key,) if self.coarse_labels_key else ()
+        )
+        batch = self._load(path, keys)
+        data = np.asarray(batch[_DATA_KEY])
+        labels = [int(label) for label in batch[self.labels_key]]
+        if data.dtype != np.uint8 or data.shape != (len(labels), _PIXELS):
+            raise base.InvalidInputError(
+                base.UNREADABLE_FILE,
+                f"{_DATA_KEY!r} is {data.dtype} {data.shape} but must be uint8 "
+                f"({len(labels)}, {_PIXELS}), one row per label: expected {self.layout}",
+            )
+        coarse = (
+            [int(label) for label in batch[self.coarse_labels_key]]
+            if self.coarse_labels_key
+            else None
+        )
+        filenames = [name.decode() for name in batch.get(_FILENAMES_KEY, [])]
+        return _to_hwc(data), labels, coarse, filenames
+
+    def _load_binary(self, path: str) -> tuple[np.ndarray, list[int], list[int] | None, list[str]]:
+        label_bytes = 2 if self.coarse_labels_key else 1
+        with tf.io.gfile.GFile(path, "rb") as f:
+            raw = np.frombuffer(f.read(), np.uint8)
+        record = label_bytes + _PIXELS
+        if raw.size == 0 or raw.size % record:
+            raise base.InvalidInputError(
+                base.UNREADABLE_FILE,
+                f"{raw.size} bytes is not a whole number of {record}-byte records: "
+                f"expected {self.layout}",
+            )
+        records = raw.reshape(-1, record)
+        labels = records[:, label_bytes - 1].tolist()
+        coarse = records[:, 0].tolist() if label_bytes == 2 else None
+        return _to_hwc(records[:, label_bytes:]), labels, coarse, []
 
     def _load(self, path: str, required_keys: tuple[bytes, ...]) -> dict[bytes, Any]:
-        """Unpickles one file of the layout and checks it has `required_keys`."""
+        """Unpickles one file of the python layout and checks it has `required_keys`."""
         with tf.io.gfile.GFile(path, "rb") as f:
             serialized = f.read()
         try:
             content = pickle.loads(serialized, encoding="bytes")
         except Exception as e:  # Unpickling garbage raises any of a dozen types.
-            raise ValueError(f"{path} is not a pickle ({e!r}): expected {self.layout}") from e
+            raise base.InvalidInputError(
+                base.UNREADABLE_FILE, f"not a pickle ({e!r}): expected {self.layout}"
+            ) from None
         if not isinstance(content, dict) or not all(key in content for key in required_keys):
             found = sorted(content) if isinstance(content, dict) else type(content).__name__
-            raise ValueError(
-                f"{path} lacks keys {list(required_keys)} (found {found}): expected {self.layout}"
+            raise base.InvalidInputError(
+                base.UNREADABLE_FILE,
+                f"lacks keys {list(required_keys)} (found {found}): expected {self.layout}",
             )
         return content
 
+
+def _to_hwc(rows: np.ndarray) -> np.ndarray:
+    """[N, 3072] rows of 1024 red, green, blue values -> uint8 [N, 32, 32, 3]."""
+    return rows.reshape(-1, _CHANNELS, _SIDE, _SIDE).transpose(0, 2, 3, 1)
+
+
+def _read_lines(path: str) -> list[str]:
+    """The non-blank lines of a names file."""
+    with tf.io.gfile.GFile(path) as f:
+        return [line.strip() for line in f.read().splitlines() if line.strip()]
+
+
+_CIFAR_URL = "https://www.cs.toronto.edu/~kriz/"
 
 CIFAR10 = CifarSource(
     name="cifar10",
     layout=(
         "a CIFAR-10 python layout (cifar-10-batches-py/ with data_batch_1..5, test_batch, "
-        "batches.meta, as unpacked from https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz)"
+        "batches.meta) or binary layout (cifar-10-batches-bin/ with data_batch_1..5.bin, "
+        f"test_batch.bin, batches.meta.txt), as unpacked from {_CIFAR_URL}cifar-10-python.tar.gz "
+        "or cifar-10-binary.tar.gz"
     ),
-    subdir="cifar-10-batches-py",
-    meta_file="batches.meta",
+    python=CifarLayout(
+        "cifar-10-batches-py", "batches.meta", (("train", "data_batch_*"), ("eval", "test_batch"))
+    ),
+    binary=CifarLayout(
+        "cifar-10-batches-bin",
+        "batches.meta.txt",
+        (("train", "data_batch_*.bin"), ("eval", "test_batch.bin")),
+    ),
     label_names_key=b"label_names",
     labels_key=b"labels",
-    splits=(("train", "data_batch_*"), ("eval", "test_batch")),
+    archive=download.Archive(
+        f"{_CIFAR_URL}cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a"
+    ),
 )
 
 CIFAR100 = CifarSource(
     name="cifar100",
     layout=(
-        "a CIFAR-100 python layout (cifar-100-python/ with train, test, meta, as unpacked "
-        "from https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz)"
+        "a CIFAR-100 python layout (cifar-100-python/ with train, test, meta) or binary "
+        "layout (cifar-100-binary/ with train.bin, test.bin, fine_label_names.txt, "
+        f"coarse_label_names.txt), as unpacked from {_CIFAR_URL}cifar-100-python.tar.gz or "
+        "cifar-100-binary.tar.gz"
     ),
-    subdir="cifar-100-python",
-    meta_file="meta",
+    python=CifarLayout("cifar-100-python", "meta", (("train", "train"), ("eval", "test"))),
+    binary=CifarLayout(
+        "cifar-100-binary",
+        "fine_label_names.txt",
+        (("train", "train.bin"), ("eval", "test.bin")),
+        coarse_meta_file="coarse_label_names.txt",
+    ),
     label_names_key=b"fine_label_names",
     labels_key=b"fine_labels",
-    splits=(("train", "train"), ("eval", "test")),
+    coarse_names_key=b"coarse_label_names",
+    coarse_labels_key=b"coarse_labels",
+    archive=download.Archive(
+        f"{_CIFAR_URL}cifar-100-python.tar.gz", "eb9058c3a382ffc7106e4002c42a8d85"
+    ),
 )

@@ -1,0 +1,175 @@
+"""Ingestion throughput of ImageExampleGen per source, next to a plain single-process loop.
+
+For each source, on the real data in ../shared/data, measures images/s of:
+
+- `loop`: one process lists the inputs, reads them with the same source code and writes the
+  same serialized examples to one gzipped TFRecord file: the practical limit of one core;
+- `beam-1`: the real ImageExampleGen executor (list, read, reshuffle, write, count rejects)
+  on the DirectRunner in memory, one worker;
+- `beam-2`: the same on the DirectRunner in multi-processing mode with 2 worker processes.
+
+    python -m bench.ingest                               # about 3 minutes on 2 cores
+    python -m bench.ingest --sources folder --folder-per-class 5000 --modes loop beam-2
+
+Prints a table and writes JSON (default outputs/bench/ingest.json). The process's one-time
+start-up (TensorFlow, Beam's runner) is paid once in a warm-up and excluded; each Beam row
+still includes building and running its pipeline and, for beam-2, starting the 2 worker
+processes (each imports TensorFlow), as every pipeline run does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+MODES = ("loop", "beam-1", "beam-2")
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One source on one real data set; `splits` overrides the source's own when the shared
+    copy lacks some (the CIFAR-100 and KMNIST copies hold the test files only)."""
+
+    source: str
+    data_dir: str
+    splits: dict[str, str] | None = None
+    max_per_class: int | None = None
+
+
+def cases(args: argparse.Namespace) -> dict[str, Case]:
+    return {
+        "cifar10": Case("cifar10", str(SHARED / "cifar10-subset")),
+        "cifar100": Case("cifar100", str(SHARED / "cifar100-test-subset"), {"eval": "test"}),
+        "folder": Case("folder", str(SHARED / "cifar10-jpg"), max_per_class=args.folder_per_class),
+        "kmnist": Case("kmnist", str(SHARED / "kmnist"), {"eval": "t10k-images-idx3-ubyte.gz"}),
+    }
+
+
+def run_loop(case: Case, out_dir: str) -> int:
+    """Reads every input in this process and writes the examples; returns their count."""
+    import tensorflow as tf
+
+    from components.image_example_gen.sources import Rejected, get_source
+
+    source = get_source(case.source, max_per_class=case.max_per_class)
+    data_dir = source.resolve_data_dir(case.data_dir)
+    class_names = source.class_names(data_dir)
+    count = 0
+    options = tf.io.TFRecordOptions(compression_type="GZIP")
+    with tf.io.TFRecordWriter(os.path.join(out_dir, "loop.tfrecord.gz"), options) as writer:
+        for pattern in (case.splits or source.splits(data_dir)).values():
+            for item in source.list_inputs(data_dir, pattern, class_names):
+                for record in source.read(item, class_names):
+                    if not isinstance(record, Rejected):
+                        writer.write(record.SerializeToString())
+                        count += 1
+    return count
+
+
+def run_beam(case: Case, out_dir: str, workers: int) -> int:
+    """Runs the ImageExampleGen executor on the DirectRunner; returns the examples written."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from tfx.types import standard_artifacts
+
+    from components.image_example_gen import executor, rejects
+    from components.image_example_gen.component import create_image_example_gen
+    from components.image_example_gen.sources import get_source
+
+    data_dir = get_source(case.source).resolve_data_dir(case.data_dir)
+    component = create_image_example_gen(
+        data_dir, case.source, case.splits, max_per_class=case.max_per_class
+    )
+    mode = "in_memory" if workers == 1 else "multi_processing"
+    options = PipelineOptions(direct_running_mode=mode, direct_num_workers=workers)
+    examples = standard_artifacts.Examples()
+    examples.uri = out_dir
+    context = executor.Executor.Context(
+        make_beam_pipeline_fn=lambda: beam.Pipeline(options=options)
+    )
+    executor.Executor(context).Do({}, {"examples": [examples]}, component.exec_properties)
+    return rejects.RejectReport.read(os.path.join(out_dir, rejects.REJECTED_DIR)).examples
+
+
+def measure(case: Case, mode: str) -> dict:
+    out_dir = tempfile.mkdtemp(prefix=f"ingest-{case.source}-{mode}-")
+    try:
+        start = time.perf_counter()
+        images = (
+            run_loop(case, out_dir)
+            if mode == "loop"
+            else run_beam(case, out_dir, workers=int(mode.split("-")[1]))
+        )
+        seconds = time.perf_counter() - start
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    return {"images": images, "seconds": round(seconds, 2), "images_per_s": round(images / seconds)}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sources", nargs="+", default=["cifar10", "folder", "kmnist"])
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument(
+        "--folder-per-class", type=int, default=1000, help="images per class of cifar10-jpg"
+    )
+    parser.add_argument("--json", default=str(REPO / "outputs" / "bench" / "ingest.json"))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from pipeline.logs import quiet_tensorflow
+
+    quiet_tensorflow()
+    if not SHARED.is_dir():
+        print(f"error: no real data at {SHARED}", file=sys.stderr)
+        return 2
+    # One-time start-up of this process (TensorFlow kernels, Beam's runner), paid once per
+    # pipeline run, not per image: measured once on the small CIFAR-100 copy, then excluded.
+    warm_up = {mode: measure(cases(args)["cifar100"], mode) for mode in ("loop", "beam-1")}
+    print(
+        f"warm-up (excluded): loop {warm_up['loop']['seconds']} s, beam-1 "
+        f"{warm_up['beam-1']['seconds']} s"
+    )
+    results = []
+    print(f"{'source':<10}{'mode':<8}{'images':>8}{'seconds':>9}{'images/s':>10}{'vs loop':>9}")
+    for name in args.sources:
+        case = cases(args)[name]
+        loop_rate = None
+        for mode in args.modes:
+            row = {"source": name, "mode": mode, **measure(case, mode)}
+            loop_rate = row["images_per_s"] if mode == "loop" else loop_rate
+            ratio = f"{row['images_per_s'] / loop_rate:.2f}x" if loop_rate else "-"
+            print(
+                f"{name:<10}{mode:<8}{row['images']:>8}{row['seconds']:>9.1f}"
+                f"{row['images_per_s']:>10}{ratio:>9}",
+                flush=True,
+            )
+            results.append(row)
+    report = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "date": time.strftime("%Y-%m-%d"),
+        "args": vars(args),
+        "warm_up": warm_up,
+        "results": results,
+    }
+    os.makedirs(os.path.dirname(args.json), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump(report, f, indent=2)
+    print(f"written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""What the TFX pipeline costs over a plain script doing the same work, and where it goes.
+
+    python -m bench.pipeline_overhead                    # the embedded default data set
+    python -m bench.pipeline_overhead --epochs 60        # a run where training dominates
+
+1. Runs the whole pipeline (`pipeline_runner.py --no-cache`, in this process, so imports are
+   not counted) and reads each component's wall time from ML Metadata.
+2. Runs a plain script on the same TFRecords the pipeline's ExampleGen wrote: decode, resize
+   and normalise with the same functions as Transform (statistics over the training split),
+   train both models with the Trainer's own `fit` (same models, recipe, epochs, augmentation),
+   and evaluate top-1 accuracy on the eval split.
+Prints both, the ratio and the per-component breakdown; writes JSON
+(default outputs/bench/pipeline_overhead.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+NAME = "bench-overhead"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=30, help="training epochs of both models")
+    parser.add_argument("--data-dir", default=None, help="default: the embedded CIFAR-10 sample")
+    parser.add_argument("--output-root", default=str(REPO / "outputs" / "bench"))
+    parser.add_argument("--json", default=None, help="default <output-root>/pipeline_overhead.json")
+    return parser.parse_args(argv)
+
+
+def run_pipeline(args: argparse.Namespace) -> tuple[float, dict[str, float]]:
+    """Wall seconds of a full, uncached pipeline run and seconds per component."""
+    import pipeline_runner
+    from pipeline.outputs import open_store
+
+    flags = [f"--name={NAME}", f"--output-root={args.output_root}", f"--epochs={args.epochs}"]
+    flags += ["--no-cache", "--min-accuracy=0"] + (
+        [f"--data-dir={args.data_dir}"] if args.data_dir else []
+    )
+    start = time.perf_counter()
+    status = pipeline_runner.main(flags)
+    seconds = time.perf_counter() - start
+    if status not in (0, 3):
+        raise SystemExit(f"the pipeline failed (exit {status})")
+    store = open_store(os.path.join(args.output_root, "metadata", NAME, "metadata.db"))
+    components = {}
+    for context in store.get_contexts_by_type("node"):
+        if context.name.startswith(f"{NAME}."):
+            newest = max(store.get_executions_by_context(context.id), key=lambda e: e.id)
+            elapsed_ms = newest.last_update_time_since_epoch - newest.create_time_since_epoch
+            components[context.name.removeprefix(f"{NAME}.")] = elapsed_ms / 1000
+    return seconds, components
+
+
+def examples_dir(args: argparse.Namespace) -> str:
+    """The Examples artifact of the pipeline's newest ExampleGen execution."""
+    pattern = os.path.join(
+        args.output_root, "pipelines", NAME, "FileBasedExampleGen", "examples", "*"
+    )
+    return max(glob.glob(pattern), key=lambda p: int(os.path.basename(p)))
+
+
+def run_plain_script(args: argparse.Namespace, examples: str) -> tuple[float, dict[str, float]]:
+    """The same work outside TFX; returns wall seconds and top-1 accuracy per model."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from models import trainer
+    from models.augment import augment_batch
+    from models.preprocessing import decode_and_resize
+    from pipeline.config import get_preset
+
+    config = get_preset("default")
+    start = time.perf_counter()
+
+    def load(split: str) -> tuple[tf.Tensor, tf.Tensor]:
+        files = glob.glob(os.path.join(examples, f"Split-{split}", "*.gz"))
+        spec = {
+            "image": tf.io.FixedLenFeature([], tf.string),
+            "label": tf.io.FixedLenFeature([], tf.int64),
+        }
+        dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(256)
+        dataset = dataset.map(lambda s: tf.io.parse_example(s, spec))
+        batches = [
+            (decode_and_resize(b["image"], config.data.image_size), b["label"]) for b in dataset
+        ]
+        return tf.concat([b[0] for b in batches], 0), tf.concat([b[1] for b in batches], 0)
+
+    train_images, train_labels = load("train")
+    eval_images, eval_labels = load("eval")
+    mean = tf.reduce_mean(train_images, axis=[0, 1, 2])
+    std = tf.math.reduce_std(train_images, axis=[0, 1, 2])
+    train_images, eval_images = (train_images - mean) / std, (eval_images - mean) / std
+    num_classes = int(tf.reduce_max(train_labels)) + 1
+
+    accuracy = {}
+    for model_config in (config.baseline, config.candidate):
+        train = vars(model_config.train_config(config.train)) | {"epochs": args.epochs}
+        custom = trainer.trainer_custom_config(
+            model=model_config.name,
+            model_overrides=model_config.overrides,
+            train=train,
+            image_size=config.data.image_size,
+            class_names=[str(i) for i in range(num_classes)],
+        )
+        keras.utils.set_random_seed(train["seed"])
+        model = trainer.build_model(custom, num_classes)
+        steps_per_epoch = math.ceil(len(train_labels) / train["batch_size"])
+
+        def train_dataset(first_step: int, train=train) -> tf.data.Dataset:
+            pairs = tf.data.Dataset.from_tensor_slices(
+                (train_images, tf.one_hot(train_labels, num_classes))
+            )
+            pairs = pairs.shuffle(len(train_labels), seed=train["seed"]).repeat()
+            steps = tf.data.Dataset.counter(start=first_step)
+            seed = tf.cast(train["seed"], tf.int64)
+
+            def augment(batch, step):
+                return augment_batch(*batch, tf.stack([seed, step]), train)
+
+            batches = tf.data.Dataset.zip((pairs.batch(train["batch_size"]), steps))
+            return batches.map(augment).prefetch(tf.data.AUTOTUNE)
+
+        eval_dataset = tf.data.Dataset.from_tensor_slices(
+            (eval_images, tf.one_hot(eval_labels, num_classes))
+        ).batch(train["batch_size"])
+        with tempfile.TemporaryDirectory() as run_dir:
+            trainer.fit(
+                model,
+                train_dataset,
+                eval_dataset,
+                train=train,
+                model_name=f"plain {model_config.name}",
+                steps_per_epoch=steps_per_epoch,
+                run_dir=run_dir,
+                checkpoint_directory=None,
+            )
+        predictions = tf.argmax(model.predict(eval_images, batch_size=256, verbose=0), axis=-1)
+        hits = tf.cast(predictions == eval_labels, tf.float32)
+        accuracy[model_config.name] = float(tf.reduce_mean(hits))
+    return time.perf_counter() - start, accuracy
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    pipeline_seconds, components = run_pipeline(args)
+    plain_seconds, accuracy = run_plain_script(args, examples_dir(args))
+    print(f"\n{'component':<22}{'seconds':>9}{'share':>8}")
+    for name, seconds in sorted(components.items(), key=lambda kv: -kv[1]):
+        print(f"{name:<22}{seconds:>9.1f}{seconds / pipeline_seconds:>8.1%}")
+    print(f"\npipeline (TFX, no cache)   {pipeline_seconds:8.1f} s")
+    print(f"plain script (same work)   {plain_seconds:8.1f} s   accuracy {accuracy}")
+    print(f"ratio                      {pipeline_seconds / plain_seconds:8.2f} x")
+    result = {
+        "epochs": args.epochs,
+        "pipeline_seconds": pipeline_seconds,
+        "plain_seconds": plain_seconds,
+        "ratio": pipeline_seconds / plain_seconds,
+        "components": components,
+        "plain_accuracy": accuracy,
+    }
+    out = Path(args.json or Path(args.output_root) / "pipeline_overhead.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"written {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Any labelled image set as class folders, or as a CSV manifest of `path,label` rows.
+
+Layouts of the data dir, tried in this order:
+
+- `manifest.csv` with rows `path,label` (optional header `path,label`; paths relative to the
+  data dir, or absolute). The classes are the lines of `classes.txt` beside it when present
+  (then other labels are rejected as unknown), else the sorted distinct labels.
+- `train/<class>/*` plus `val/<class>/*` and/or `test/<class>/*`: the data set's own splits.
+  `val/` becomes the `eval` split; with no `val/`, `test/` does; with both, `test/` is kept
+  as a `test` split that training and evaluation do not read.
+- `<class>/*`, or `train/<class>/*` alone: one pool of images, split by a hash of each
+  file's path relative to the data dir.
+
+Classes are the sorted folder names (of `train/` when present). Images are JPEG, PNG, BMP,
+GIF or WebP; JPEG and PNG bytes are kept, the others re-encoded as lossless PNG.
+"""
+
+import csv
+import dataclasses
+import io
+import os
+from collections.abc import Iterator, Sequence
+
+import tensorflow as tf
+
+from components.image_example_gen.sources import base, image_files
+
+MANIFEST_FILE = "manifest.csv"
+CLASSES_FILE = "classes.txt"
+_MANIFEST_HEADER = ["path", "label"]
+
+
+def parse_manifest(text: str, origin: str = MANIFEST_FILE) -> list[tuple[str, str]]:
+    """Returns the (path, label) rows of a manifest's CSV `text`; blank lines are skipped.
+
+    Raises:
+      ValueError: naming `origin` and the line of the first row that is not `path,label`.
+    """
+    rows = []
+    for line, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
+        if not row or (line == 1 and row == _MANIFEST_HEADER):
+            continue
+        if len(row) != 2 or not row[0] or not row[1]:
+            raise ValueError(
+                f"{origin}:{line}: expected two non-empty CSV fields path,label, got {row!r}"
+            )
+        rows.append((row[0], row[1]))
+    return rows
+
+
+def _read_text(path: str) -> str:
+    with tf.io.gfile.GFile(path) as f:
+        return f.read()
+
+
+@dataclasses.dataclass(frozen=True)
+class FolderSource(base.ImageSource):
+    """Class-folder trees and CSV manifests (see the module docstring).
+
+    Attributes:
+      max_per_class: read at most this many files per class (first by name); None for all.
+    """
+
+    name: str = "folder"
+    layout: str = (
+        "class folders <data_dir>/<class>/*.{jpg,jpeg,png,bmp,gif,webp}, optionally under "
+        "train/ and val/ (or test/), or a <data_dir>/manifest.csv of path,label rows"
+    )
+    max_per_class: int | None = None
+    keep_formats: frozenset[str] = frozenset({"JPEG", "PNG"})
+    target_format: str = "PNG"
+
+    def splits(self, data_dir: str) -> dict[str, str]:
+        if tf.io.gfile.exists(base.join(data_dir, MANIFEST_FILE)):
+            return {"all": MANIFEST_FILE}
+        if not tf.io.gfile.isdir(base.join(data_dir, "train")):
+            return {"all": "*"}
+        has_val = tf.io.gfile.isdir(base.join(data_dir, "val"))
+        has_test = tf.io.gfile.isdir(base.join(data_dir, "test"))
+        if not has_val and not has_test:
+            return {"all": "train/*"}
+        splits = {"train": "train/*", "eval": "val/*" if has_val else "test/*"}
+        if has_val and has_test:
+            splits["test"] = "test/*"
+        return splits
+
+    def class_names(self, data_dir: str) -> list[str]:
+        data_dir = self.resolve_data_dir(data_dir)
+        if tf.io.gfile.exists(base.join(data_dir, MANIFEST_FILE)):
+            classes_path = base.join(data_dir, CLASSES_FILE)
+            if tf.io.gfile.exists(classes_path):
+                names = [line.strip() for line in _read_text(classes_path).splitlines()]
+                names = [name for name in names if name]
+            else:
+                names = sorted({label for _, label in self._manifest(data_dir)})
+        else:
+            train_dir = base.join(data_dir, "train")
+            root = train_dir if tf.io.gfile.isdir(train_dir) else data_dir
+            names = image_files.list_class_dirs(root)
+        if not names:
+            raise ValueError(f"{data_dir} holds no classes: expected {self.layout}")
+        return names
+
+    def list_inputs(
+        self, data_dir: str, pattern: str, class_names: Sequence[str]
+    ) -> list[base.InputFile]:
+        class_index = {name: index for index, name in enumerate(class_names)}
+        if pattern != MANIFEST_FILE:
+            return image_files.class_folder_inputs(
+                data_dir, pattern, class_index, self.max_per_class
+            )
+        taken: dict[str, int] = {}
+        inputs = []
+        for path, label in self._manifest(data_dir):
+            taken[label] = taken.get(label, 0) + 1
+            if self.max_per_class is not None and taken[label] > self.max_per_class:
+                continue
+            absolute = path if os.path.isabs(path) or "://" in path else base.join(data_dir, path)
+            inputs.append(base.InputFile(absolute, path, class_index.get(label), label))
+        return inputs
+
+    def read(
+        self, item: base.InputFile, class_names: Sequence[str]
+    ) -> Iterator[tf.train.Example | base.Rejected]:
+        return image_files.read_image_file(item, class_names, self.keep_formats, self.target_format)
+
+    def _manifest(self, data_dir: str) -> list[tuple[str, str]]:
+        path = base.join(data_dir, MANIFEST_FILE)
+        return parse_manifest(_read_text(path), origin=path)
+
+
+FOLDER = FolderSource()

@@ -1,0 +1,147 @@
+"""Shared logic of the sources whose inputs are one image per file (folder, imagenet).
+
+Listing class folders, checking and (re-)encoding image bytes, and reading one image file
+into an example or a `Rejected` record live here, once.
+"""
+
+import dataclasses
+import io
+import os
+from collections.abc import Iterator, Sequence
+
+import tensorflow as tf
+from PIL import Image, UnidentifiedImageError
+
+from components.image_example_gen.sources import base
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+_KEPT_MODES = {"L": 1, "RGB": 3}
+
+
+@dataclasses.dataclass(frozen=True)
+class EncodedImage:
+    """Image bytes ready for an example, with the shape they decode to (pixels)."""
+
+    data: bytes
+    height: int
+    width: int
+    channels: int
+
+
+def encode_image(data: bytes, keep_formats: frozenset[str], target_format: str) -> EncodedImage:
+    """Checks that `data` is a complete image and returns it in a format Transform decodes.
+
+    Bytes in one of `keep_formats` (PIL names, e.g. "JPEG") with grey or RGB pixels are kept
+    as they are. Anything else — CMYK JPEGs, PNGs named .JPEG where only JPEG is kept,
+    palette, alpha, BMP, GIF (first frame), WebP — is converted to RGB (or grey) and
+    re-encoded as `target_format` (JPEG at quality 95, or lossless PNG).
+
+    Raises:
+      base.InvalidInputError: EMPTY_FILE, NOT_AN_IMAGE (unknown format) or CORRUPT_IMAGE
+        (truncated or damaged data).
+    """
+    if not data:
+        raise base.InvalidInputError(base.EMPTY_FILE, "the file has zero bytes")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            if image.format in keep_formats and image.mode in _KEPT_MODES:
+                return EncodedImage(data, image.height, image.width, _KEPT_MODES[image.mode])
+            converted = image.convert("L" if image.mode in ("1", "L", "LA", "I", "I;16") else "RGB")
+    except UnidentifiedImageError as e:
+        raise base.InvalidInputError(base.NOT_AN_IMAGE, str(e)) from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise base.InvalidInputError(base.CORRUPT_IMAGE, str(e)) from None
+    out = io.BytesIO()
+    converted.save(
+        out, format=target_format, **({"quality": 95} if target_format == "JPEG" else {})
+    )
+    return EncodedImage(
+        out.getvalue(), converted.height, converted.width, _KEPT_MODES[converted.mode]
+    )
+
+
+def read_image_file(
+    item: base.InputFile,
+    class_names: Sequence[str],
+    keep_formats: frozenset[str],
+    target_format: str,
+) -> Iterator[tf.train.Example | base.Rejected]:
+    """Yields the example of the one-image file `item`, or why it has none."""
+    if item.label is None:
+        detail = (
+            f"class {item.class_key!r} is not one of the {len(class_names)} known classes"
+            if item.class_key
+            else "the file is not inside a class folder"
+        )
+        yield base.Rejected(item.source_id, base.UNKNOWN_CLASS, detail)
+        return
+    rejected = base.check_label(item.label, class_names, item.source_id)
+    if rejected:
+        yield rejected
+        return
+    if not item.path.lower().endswith(IMAGE_EXTENSIONS):
+        yield base.Rejected(
+            item.source_id, base.NOT_AN_IMAGE, f"extension is not one of {IMAGE_EXTENSIONS}"
+        )
+        return
+    try:
+        with tf.io.gfile.GFile(item.path, "rb") as f:
+            data = f.read()
+    except tf.errors.OpError as e:  # e.g. a folder inside a class folder
+        yield base.Rejected(item.source_id, base.UNREADABLE_FILE, e.message)
+        return
+    try:
+        image = encode_image(data, keep_formats, target_format)
+    except base.InvalidInputError as e:
+        yield e.rejected(item.source_id)
+        return
+    yield base.make_example(
+        image.data,
+        image.height,
+        image.width,
+        image.channels,
+        item.label,
+        class_names[item.label],
+        item.source_id,
+    )
+
+
+def list_class_dirs(root: str) -> list[str]:
+    """Sorted names of the sub-directories of `root` (the classes of a class-folder tree)."""
+    return sorted(
+        name.rstrip("/")
+        for name in tf.io.gfile.listdir(root)
+        if tf.io.gfile.isdir(base.join(root, name.rstrip("/")))
+    )
+
+
+def class_folder_inputs(
+    data_dir: str,
+    pattern: str,
+    class_index: dict[str, int],
+    max_per_class: int | None,
+) -> list[base.InputFile]:
+    """Lists `data_dir`/`pattern`, where each match is a class folder (or a stray file).
+
+    Entries of a class folder get that folder's label (None when it is not in
+    `class_index`); files matching `pattern` directly are listed without a class, so that
+    they are rejected, not lost. At most `max_per_class` entries per folder, first by name.
+    """
+    inputs = []
+    for match in sorted(tf.io.gfile.glob(base.join(data_dir, pattern))):
+        if not tf.io.gfile.isdir(match):
+            inputs.append(base.InputFile(match, base.relative_id(data_dir, match)))
+            continue
+        class_key = os.path.basename(match.rstrip("/"))
+        # No stat per file: ImageNet has 1.28M of them, and on gs:// each stat is a request.
+        # Nested folders are listed as inputs too, and rejected by `read_image_file`.
+        files = sorted(name.rstrip("/") for name in tf.io.gfile.listdir(match))
+        for name in files[:max_per_class]:
+            path = base.join(match, name)
+            inputs.append(
+                base.InputFile(
+                    path, base.relative_id(data_dir, path), class_index.get(class_key), class_key
+                )
+            )
+    return inputs

@@ -1,0 +1,152 @@
+"""ImageNet (ILSVRC2012) in its official layout.
+
+- `train/<wnid>/*.JPEG`: 1,281,167 images in 1,000 class folders named by WordNet id.
+- `val/`: 50,000 images, either sorted into `val/<wnid>/` folders, or flat
+  (`val/ILSVRC2012_val_00000001.JPEG` ...) with the devkit's
+  `ILSVRC2012_validation_ground_truth.txt` (one ILSVRC2012_ID per line, line n for image n)
+  and `meta.mat` (ILSVRC2012_ID -> wnid), found in the data dir or in
+  `ILSVRC2012_devkit_t12/data/`.
+- Optional `LOC_synset_mapping.txt` or `synset_words.txt` (`n01440764 tench, Tinca tinca`):
+  class names become the first synonym; without it they are the wnids.
+
+Labels follow the standard 1,000-class index: the sorted wnids of `train/`. About 20 files
+are not RGB JPEGs (one CMYK JPEG family, and a PNG named .JPEG): they are re-encoded as RGB
+JPEG, not dropped. The `val` images form the `eval` split.
+"""
+
+import dataclasses
+import os
+import re
+from collections.abc import Iterator, Sequence
+
+import tensorflow as tf
+
+from components.image_example_gen.sources import base, image_files
+
+DEVKIT_DATA_DIR = "ILSVRC2012_devkit_t12/data"
+GROUND_TRUTH_FILE = "ILSVRC2012_validation_ground_truth.txt"
+META_FILE = "meta.mat"
+SYNSET_MAPPING_FILES = ("LOC_synset_mapping.txt", "synset_words.txt")
+_WNID = re.compile(r"^n\d{8}$")
+_VAL_NUMBER = re.compile(r"_(\d+)\.[A-Za-z]+$")
+
+
+def _read_text(path: str) -> str:
+    with tf.io.gfile.GFile(path) as f:
+        return f.read()
+
+
+def load_devkit_labels(devkit_dir: str) -> list[str]:
+    """The wnid of every validation image, in image-number order (index 0 = image 1)."""
+    import scipy.io
+
+    with tf.io.gfile.GFile(base.join(devkit_dir, META_FILE), "rb") as f:
+        synsets = scipy.io.loadmat(f, squeeze_me=True)["synsets"]
+    wnid_of_id = {int(s["ILSVRC2012_ID"]): str(s["WNID"]) for s in synsets}
+    ids = _read_text(base.join(devkit_dir, GROUND_TRUTH_FILE)).split()
+    return [wnid_of_id[int(i)] for i in ids]
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageNetSource(base.ImageSource):
+    """ILSVRC2012 (see the module docstring).
+
+    Attributes:
+      max_per_class: read at most this many images per class and split (first by name).
+    """
+
+    name: str = "imagenet"
+    layout: str = (
+        "the ILSVRC2012 layout: train/<wnid>/*.JPEG (e.g. train/n01440764/), and val/ as "
+        f"val/<wnid>/ folders or flat with the devkit's {GROUND_TRUTH_FILE} and {META_FILE} "
+        f"(in the data dir or {DEVKIT_DATA_DIR}/)"
+    )
+    max_per_class: int | None = None
+
+    def resolve_data_dir(self, data_dir: str) -> str:
+        if not tf.io.gfile.isdir(base.join(data_dir, "train")):
+            raise FileNotFoundError(f"found no train/ in {data_dir}: expected {self.layout}")
+        return data_dir
+
+    def splits(self, data_dir: str) -> dict[str, str]:
+        splits = {"train": "train/*"}
+        if tf.io.gfile.isdir(base.join(data_dir, "val")):
+            splits["eval"] = "val/*"
+        return splits
+
+    def wnids(self, data_dir: str) -> list[str]:
+        """The sorted wnids of train/: index = label. Raises ValueError on other folders."""
+        wnids = image_files.list_class_dirs(base.join(self.resolve_data_dir(data_dir), "train"))
+        strays = [name for name in wnids if not _WNID.match(name)]
+        if strays or not wnids:
+            raise ValueError(
+                f"train/ in {data_dir} holds {len(wnids)} folders, {strays[:3]} not named like "
+                f"a wnid: expected {self.layout}"
+            )
+        return wnids
+
+    def class_names(self, data_dir: str) -> list[str]:
+        wnids = self.wnids(data_dir)
+        for mapping_file in SYNSET_MAPPING_FILES:
+            path = base.join(data_dir, mapping_file)
+            if tf.io.gfile.exists(path):
+                names = {}
+                for line in _read_text(path).splitlines():
+                    wnid, _, words = line.strip().partition(" ")
+                    names[wnid] = words.split(",")[0].strip() or wnid
+                return [names.get(wnid, wnid) for wnid in wnids]
+        return wnids
+
+    def list_inputs(
+        self, data_dir: str, pattern: str, class_names: Sequence[str]
+    ) -> list[base.InputFile]:
+        class_index = {wnid: index for index, wnid in enumerate(self.wnids(data_dir))}
+        matches = tf.io.gfile.glob(base.join(data_dir, pattern))
+        if any(tf.io.gfile.isdir(match) for match in matches):
+            return image_files.class_folder_inputs(
+                data_dir, pattern, class_index, self.max_per_class
+            )
+        return self._flat_val_inputs(data_dir, sorted(matches), class_index)
+
+    def _flat_val_inputs(
+        self, data_dir: str, paths: list[str], class_index: dict[str, int]
+    ) -> list[base.InputFile]:
+        """Labels flat val/ images by their number in the devkit's ground truth."""
+        devkit_dir = next(
+            (
+                d
+                for d in (data_dir, base.join(data_dir, DEVKIT_DATA_DIR))
+                if tf.io.gfile.exists(base.join(d, GROUND_TRUTH_FILE))
+            ),
+            None,
+        )
+        if devkit_dir is None:
+            raise FileNotFoundError(
+                f"val/ in {data_dir} is flat but {GROUND_TRUTH_FILE} is missing: "
+                f"expected {self.layout}"
+            )
+        wnid_of_image = load_devkit_labels(devkit_dir)
+        taken: dict[str, int] = {}
+        inputs = []
+        for path in paths:
+            number = _VAL_NUMBER.search(os.path.basename(path))
+            index = int(number.group(1)) - 1 if number else -1
+            wnid = wnid_of_image[index] if 0 <= index < len(wnid_of_image) else ""
+            taken[wnid] = taken.get(wnid, 0) + 1
+            if self.max_per_class is not None and wnid and taken[wnid] > self.max_per_class:
+                continue
+            class_key = wnid or f"(no line {index + 1} in {GROUND_TRUTH_FILE})"
+            inputs.append(
+                base.InputFile(
+                    path, base.relative_id(data_dir, path), class_index.get(wnid), class_key
+                )
+            )
+        return inputs
+
+    def read(
+        self, item: base.InputFile, class_names: Sequence[str]
+    ) -> Iterator[tf.train.Example | base.Rejected]:
+        return image_files.read_image_file(item, class_names, frozenset({"JPEG"}), "JPEG")
+
+
+IMAGENET = ImageNetSource()

@@ -1,0 +1,80 @@
+"""RunReport: the run's HTML report (components/report/render.py) as a TFX artifact, so it also
+exists for Kubeflow / Vertex runs.
+
+Inputs:  candidate_model, baseline_model (Trainer `model`), candidate_run, baseline_run (Trainer
+         `model_run`: history.json), examples (ExampleGen: the eval split's images),
+         evaluation (Evaluator), blessing (SelectWinner: decision.json).
+Output:  report  a folder with index.html and its PNGs.
+
+No `from __future__ import annotations` here: TFX reads the component's type hints.
+"""
+
+import json
+import os
+
+import tensorflow as tf
+from tfx import v1 as tfx
+from tfx.types import artifact, standard_artifacts
+from tfx.utils import path_utils
+
+from components.report.render import ModelRun, write_report
+from components.winner.component import EVAL_SPLIT, read_decision
+from models.trainer import HISTORY_FILE
+from pipeline.evaluation import BASELINE, CANDIDATE
+
+
+class RunReportArtifact(artifact.Artifact):
+    """A folder holding index.html and the PNG plots it shows."""
+
+    TYPE_NAME = "vt_tfx.RunReport"  # namespace.Name, as Kubeflow V2 requires
+
+
+def model_run(
+    role: str, name: str, overrides: dict, model_uri: str, model_run_uri: str
+) -> ModelRun:
+    """A Trainer's outputs as the report reads them."""
+    return ModelRun(
+        role=role,
+        name=name,
+        model_dir=path_utils.serving_model_path(model_uri),
+        history_path=os.path.join(model_run_uri, HISTORY_FILE),
+        overrides=overrides,
+    )
+
+
+def eval_files(examples_uri: str) -> list[str]:
+    """The eval split's TFRecord files of an ExampleGen output folder."""
+    return tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{EVAL_SPLIT}", "*"))
+
+
+@tfx.dsl.components.component
+def RunReport(  # noqa: N802 (TFX components are named like classes)
+    candidate_model: tfx.dsl.components.InputArtifact[standard_artifacts.Model],
+    baseline_model: tfx.dsl.components.InputArtifact[standard_artifacts.Model],
+    candidate_run: tfx.dsl.components.InputArtifact[standard_artifacts.ModelRun],
+    baseline_run: tfx.dsl.components.InputArtifact[standard_artifacts.ModelRun],
+    examples: tfx.dsl.components.InputArtifact[standard_artifacts.Examples],
+    evaluation: tfx.dsl.components.InputArtifact[standard_artifacts.ModelEvaluation],
+    blessing: tfx.dsl.components.InputArtifact[standard_artifacts.ModelBlessing],
+    report: tfx.dsl.components.OutputArtifact[RunReportArtifact],
+    title: tfx.dsl.components.Parameter[str],
+    candidate_name: tfx.dsl.components.Parameter[str],
+    baseline_name: tfx.dsl.components.Parameter[str],
+    candidate_overrides_json: tfx.dsl.components.Parameter[str],
+    baseline_overrides_json: tfx.dsl.components.Parameter[str],
+    image_size: tfx.dsl.components.Parameter[int],
+) -> None:
+    candidate = (candidate_name, json.loads(candidate_overrides_json))
+    baseline = (baseline_name, json.loads(baseline_overrides_json))
+    write_report(
+        title=title,
+        runs=[
+            model_run(CANDIDATE, *candidate, candidate_model.uri, candidate_run.uri),
+            model_run(BASELINE, *baseline, baseline_model.uri, baseline_run.uri),
+        ],
+        eval_files=eval_files(examples.uri),
+        evaluation_uri=evaluation.uri,
+        decision=read_decision(blessing.uri),
+        image_size=image_size,
+        output_dir=report.uri,
+    )

@@ -1,0 +1,383 @@
+"""The run report for people: one static `index.html` with PNG plots (matplotlib, Agg).
+
+Sections (each an HTML element with this id): decision, models, curves, confusion,
+misclassified, disagreements, slices. Everything is read from what the run produced: each
+Trainer's `history.json` (learning curves, images/s), the exported models (parameters, and
+their predictions on the eval split, exactly as served), the Evaluator output (slices) and the
+winner selection's decision.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import os
+from dataclasses import dataclass, field
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from components.report.slices import SliceRow, slice_rows  # noqa: E402
+from components.winner.decision import Decision  # noqa: E402
+from components.winner.serving import classify_examples  # noqa: E402
+
+REPORT_FILE = "index.html"
+GRID_IMAGES = 16
+HIGHLIGHTED_GAPS = 3
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """One trained model: its role (candidate / baseline), registered name, builder overrides,
+    exported SavedModel and the Trainer's per-epoch history (None when it trained 0 epochs)."""
+
+    role: str
+    name: str
+    model_dir: str
+    history_path: str | None
+    overrides: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """A model on the eval split: labels [N], probabilities [N, K]."""
+
+    labels: np.ndarray
+    probabilities: np.ndarray
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return np.argmax(self.probabilities, axis=-1)
+
+    @property
+    def correct(self) -> np.ndarray:
+        return self.predicted == self.labels
+
+
+def read_history(path: str | None) -> list[dict[str, float]]:
+    """Rows of a Trainer's history.json (epoch, loss, accuracy, val_loss, ...); [] if none."""
+    if path is None or not tf.io.gfile.exists(path):
+        return []
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def read_eval_images(example_files: list[str]) -> list[bytes]:
+    """Encoded `image` bytes of the examples, in file order (the order the models saw)."""
+    spec = {"image": tf.io.FixedLenFeature([1], tf.string)}
+    images = []
+    dataset = tf.data.TFRecordDataset(example_files, compression_type="GZIP").batch(256)
+    for serialized in dataset:
+        images.extend(tf.io.parse_example(serialized, spec)["image"].numpy().reshape(-1))
+    return images
+
+
+def read_class_names(model) -> list[str]:
+    """Label index -> class name, as exported with the model (models/trainer.py)."""
+    return [name.decode() for name in model.class_names.numpy()]
+
+
+def count_parameters(model) -> int:
+    """Trainable parameters of an exported model."""
+    return int(sum(np.prod(v.shape) for v in model.trainable_variables))
+
+
+def count_model_macs(run: ModelRun, image_size: int, num_classes: int) -> int:
+    """Multiply-accumulates per image of the registered model (models/costs.py)."""
+    from models import registry
+    from models.costs import count_macs
+
+    model = registry.build_model(
+        run.name,
+        input_shape=(image_size, image_size, 3),
+        num_classes=num_classes,
+        **run.overrides,
+    )
+    return count_macs(model)
+
+
+def _save(figure: plt.Figure, output_dir: str, name: str) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(figure)
+    with tf.io.gfile.GFile(os.path.join(output_dir, name), "wb") as f:
+        f.write(buffer.getvalue())
+    return name
+
+
+def plot_curves(runs: list[ModelRun], histories: list[list[dict]], output_dir: str) -> str | None:
+    """Training and validation loss and accuracy per epoch, both models on the same axes."""
+    if not any(histories):
+        return None
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for run, history, colour in zip(runs, histories, ("tab:orange", "tab:blue"), strict=True):
+        epochs = [row["epoch"] for row in history]
+        for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+            for prefix, style in (("", "--"), ("val_", "-")):
+                values = [row.get(prefix + metric) for row in history]
+                if epochs and None not in values:
+                    split = "validation" if prefix else "training"
+                    label = f"{run.name} {split}"
+                    ax.plot(epochs, values, style, color=colour, label=label, marker=".")
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(figure, output_dir, "curves.png")
+
+
+def plot_confusion(
+    runs: list[ModelRun], predictions: list[Predictions], class_names: list[str], output_dir: str
+) -> str:
+    """Row-normalised confusion matrices (true label x predicted label), side by side."""
+    k = len(class_names)
+    figure, axes = plt.subplots(1, len(runs), figsize=(6 * len(runs), 5.5))
+    for ax, run, prediction in zip(axes, runs, predictions, strict=True):
+        matrix = np.zeros((k, k))
+        np.add.at(matrix, (prediction.labels, prediction.predicted), 1)
+        normalised = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+        ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+        ax.set_title(f"{run.name} ({run.role})")
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        if k <= 20:
+            ax.set_xticks(range(k), class_names, rotation=90, fontsize=7)
+            ax.set_yticks(range(k), class_names, fontsize=7)
+            for (i, j), count in np.ndenumerate(matrix):
+                if count:
+                    colour = "white" if normalised[i, j] > 0.5 else "black"
+                    ax.text(j, i, int(count), ha="center", va="center", fontsize=6, color=colour)
+    return _save(figure, output_dir, "confusion.png")
+
+
+def plot_image_grid(
+    images: list[bytes],
+    indices: np.ndarray,
+    captions: list[str],
+    output_dir: str,
+    name: str,
+) -> str | None:
+    """Up to GRID_IMAGES images with a caption each; None when `indices` is empty."""
+    if len(indices) == 0:
+        return None
+    columns = 8
+    rows = -(-len(indices) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.6, rows * 1.9), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, index, caption in zip(axes.flat, indices, captions, strict=False):
+        ax.imshow(np.asarray(Image.open(io.BytesIO(images[index])).convert("RGB")))
+        ax.set_title(caption, fontsize=7)
+    return _save(figure, output_dir, name)
+
+
+def _caption(prediction: Predictions, index: int, class_names: list[str]) -> str:
+    predicted = prediction.predicted[index]
+    return (
+        f"true {class_names[prediction.labels[index]]}\n"
+        f"pred {class_names[predicted]} {prediction.probabilities[index, predicted]:.2f}"
+    )
+
+
+def _img(name: str | None, alt: str, empty: str) -> str:
+    """An <img> of a PNG in the report folder, or the `empty` note when there is none."""
+    if name is None:
+        return f"<p class='empty'>{html.escape(empty)}</p>"
+    return f"<img src='{name}' alt='{html.escape(alt)}'>"
+
+
+def _decision_html(decision: Decision | None) -> str:
+    if decision is None:
+        return "<p>No decision was recorded for this run.</p>"
+    rows = [decision.candidate, decision.baseline] + (
+        [decision.production] if decision.production else []
+    )
+    table = "".join(
+        f"<tr><td>{s.role}</td><td>{html.escape(s.model)}</td><td>{s.accuracy:.4f}</td></tr>"
+        for s in rows
+    )
+    winner = decision.winner.model if decision.winner else "nothing pushed"
+    thresholds = (
+        f"floor {decision.min_accuracy:.4f}, gain over the baseline {decision.min_gain:+.4f}, "
+        f"gain over production {decision.min_gain_over_production:+.4f}"
+    )
+    return (
+        f"<p><b>Winner: {html.escape(winner)}</b></p>"
+        "<table><tr><th>role</th><th>model</th><th>top-1 accuracy</th></tr>"
+        f"{table}</table><p>Thresholds: {thresholds}</p>"
+        f"<p>{html.escape(decision.reason)}</p>"
+    )
+
+
+def _models_html(
+    runs: list[ModelRun], parameters: list[int], macs: list[int], histories: list[list[dict]]
+) -> str:
+    rows = []
+    for run, count, mac, history in zip(runs, parameters, macs, histories, strict=True):
+        # The first epoch includes tracing; the steady throughput is the median of the others.
+        speeds = [row["images_per_second"] for row in history[1:] or history]
+        speed = f"{np.median(speeds):,.0f}" if speeds else "n/a (not trained)"
+        rows.append(
+            f"<tr><td>{run.role}</td><td>{html.escape(run.name)}</td>"
+            f"<td>{count:,}</td><td>{mac / 1e6:,.1f} M</td><td>{speed}</td></tr>"
+        )
+    return (
+        "<table><tr><th>role</th><th>model</th><th>trainable parameters</th><th>MACs</th>"
+        "<th>training images/s</th></tr>" + "".join(rows) + "</table>"
+        "<p>MACs: multiply-accumulates per image (models/costs.py). Images/s: the median "
+        "training throughput after the first epoch, from the Trainer's history.json.</p>"
+    )
+
+
+def _slices_html(rows: list[SliceRow]) -> str:
+    if not rows:
+        return "<p>No slice metrics.</p>"
+    largest = sorted(rows[1:], key=lambda r: -abs(r.gap))[:HIGHLIGHTED_GAPS]
+    body = []
+    for row in rows:
+        css = " class='gap'" if row in largest else ""
+        body.append(
+            f"<tr{css}><td>{html.escape(row.slice_name)}</td><td>{row.example_count}</td>"
+            f"<td>{row.candidate:.4f}</td><td>{row.baseline:.4f}</td><td>{row.gap:+.4f}</td></tr>"
+        )
+    return (
+        f"<p>Top-1 accuracy per slice; the {HIGHLIGHTED_GAPS} largest gaps are highlighted.</p>"
+        "<table><tr><th>slice</th><th>examples</th><th>candidate</th><th>baseline</th>"
+        "<th>gap</th></tr>" + "".join(body) + "</table>"
+    )
+
+
+def _misclassified_html(
+    runs: list[ModelRun],
+    predictions: list[Predictions],
+    images: list[bytes],
+    class_names: list[str],
+    output_dir: str,
+) -> str:
+    """Per model, a grid of the first eval images it gets wrong (true, predicted, confidence)."""
+    parts = []
+    for run, prediction in zip(runs, predictions, strict=True):
+        wrong = np.flatnonzero(~prediction.correct)
+        shown = wrong[:GRID_IMAGES]
+        captions = [_caption(prediction, i, class_names) for i in shown]
+        grid = plot_image_grid(images, shown, captions, output_dir, f"misclassified_{run.role}.png")
+        heading = f"{run.name}: {len(wrong)} of {len(prediction.labels)} wrong"
+        parts.append(f"<h3>{html.escape(heading)}</h3>" + _img(grid, heading, "No mistakes."))
+    return "".join(parts)
+
+
+def _disagreements_html(
+    runs: list[ModelRun],
+    predictions: list[Predictions],
+    images: list[bytes],
+    class_names: list[str],
+    output_dir: str,
+) -> str:
+    """Images one model gets right and the other wrong, both ways round."""
+    parts = []
+    for right_index, wrong_index in ((0, 1), (1, 0)):
+        right_run, wrong_run = runs[right_index], runs[wrong_index]
+        right, wrong = predictions[right_index], predictions[wrong_index]
+        indices = np.flatnonzero(right.correct & ~wrong.correct)
+        shown = indices[:GRID_IMAGES]
+        captions = [
+            f"{class_names[right.labels[i]]}\n{wrong_run.name}: {class_names[wrong.predicted[i]]}"
+            for i in shown
+        ]
+        name = f"right_{right_run.role}_wrong_{wrong_run.role}.png"
+        grid = plot_image_grid(images, shown, captions, output_dir, name)
+        heading = f"{right_run.name} right, {wrong_run.name} wrong"
+        parts.append(
+            f"<h3>{html.escape(heading)} ({len(indices)} images)</h3>"
+            + _img(grid, heading, "No such image.")
+        )
+    return "".join(parts)
+
+
+STYLE = """
+body { font-family: sans-serif; max-width: 1200px; margin: 2em auto; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0; }
+td, th { border: 1px solid #ccc; padding: 3px 8px; text-align: left; font-size: 0.9em; }
+tr.gap { background: #ffe08a; }
+img { max-width: 100%; }
+.empty { color: #777; }
+"""
+
+
+def write_report(
+    *,
+    title: str,
+    runs: list[ModelRun],
+    eval_files: list[str],
+    evaluation_uri: str | None,
+    decision: Decision | None,
+    image_size: int,
+    output_dir: str,
+) -> str:
+    """Writes index.html and its PNGs to `output_dir`; returns the path of index.html.
+
+    `runs` are the candidate and the baseline, in that order; `image_size` is the side of the
+    images the models see (for their MACs).
+    """
+    tf.io.gfile.makedirs(output_dir)
+    models = [tf.saved_model.load(run.model_dir) for run in runs]
+    class_names = read_class_names(models[0])
+    histories = [read_history(run.history_path) for run in runs]
+    predictions = [Predictions(*classify_examples(model, eval_files)) for model in models]
+    images = read_eval_images(eval_files)
+
+    curves = plot_curves(runs, histories, output_dir)
+    confusion = plot_confusion(runs, predictions, class_names, output_dir)
+    rows = slice_rows(evaluation_uri) if evaluation_uri else []
+    sections = {
+        "decision": ("Gating decision", _decision_html(decision)),
+        "models": (
+            "Models",
+            _models_html(
+                runs,
+                [count_parameters(m) for m in models],
+                [count_model_macs(run, image_size, len(class_names)) for run in runs],
+                histories,
+            ),
+        ),
+        "curves": (
+            "Learning curves",
+            _img(curves, "loss and accuracy per epoch", "No training history (0 epochs)."),
+        ),
+        "confusion": (
+            "Confusion matrices (eval split)",
+            _img(confusion, "confusion matrices", ""),
+        ),
+        "misclassified": (
+            "Misclassified images",
+            _misclassified_html(runs, predictions, images, class_names, output_dir),
+        ),
+        "disagreements": (
+            "Where the models disagree",
+            _disagreements_html(runs, predictions, images, class_names, output_dir),
+        ),
+        "slices": ("Slices (TFMA)", _slices_html(rows)),
+    }
+    body = "".join(
+        f"<section id='{key}'><h2>{heading}</h2>{content}</section>"
+        for key, (heading, content) in sections.items()
+    )
+    page = (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><link rel='icon' href='data:,'>"
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+    path = os.path.join(output_dir, REPORT_FILE)
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write(page)
+    return path

@@ -1,0 +1,105 @@
+"""The TFMA EvalConfig of every preset, and the expected calibration error metric."""
+
+import numpy as np
+import pytest
+import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.metrics import metric_types
+
+from pipeline.calibration import ExpectedCalibrationError, expected_calibration_error
+from pipeline.config import PRESETS, EvaluationConfig, GateConfig
+from pipeline.evaluation import BASELINE, CANDIDATE, build_eval_config
+from pipeline.schemas import class_names_from_schema
+
+
+def num_classes(preset: str) -> int:
+    """Classes listed by the preset's curated schema (any count for open-ended data sets)."""
+    try:
+        return len(class_names_from_schema(PRESETS[preset]().schema_dir))
+    except (ValueError, FileNotFoundError):
+        return 7
+
+
+def metric_names(config: tfma.EvalConfig) -> set[str]:
+    return {m.class_name for spec in config.metrics_specs for m in spec.metrics}
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_eval_config_builds_and_verifies_for_every_preset(preset):
+    config = PRESETS[preset]()
+    k = num_classes(preset)
+    eval_config = build_eval_config(config.gate, config.evaluation, max(k, config.evaluation.top_k))
+
+    # What the Evaluator does with it before running.
+    checked = tfma.utils.update_eval_config_with_defaults(eval_config, has_baseline=True)
+    tfma.utils.verify_eval_config(checked)
+    assert [(s.name, s.is_baseline) for s in eval_config.model_specs] == [
+        (CANDIDATE, False),
+        (BASELINE, True),
+    ]
+    assert {
+        "ExampleCount",
+        "SparseCategoricalAccuracy",
+        "SparseTopKCategoricalAccuracy",
+        "SparseCategoricalCrossentropy",
+        "ExpectedCalibrationError",
+        "MultiClassConfusionMatrixPlot",
+        "Precision",
+        "Recall",
+    } <= metric_names(eval_config)
+    slices = [list(s.feature_keys) for s in eval_config.slicing_specs]
+    assert slices == [[]] + [[f] for f in config.evaluation.slices]
+
+
+def test_thresholds_gate_the_overall_slice_only():
+    gate = GateConfig(min_accuracy=0.3, min_gain=0.02)
+    eval_config = build_eval_config(gate, EvaluationConfig(), num_classes=10)
+    thresholds = [
+        (m.class_name, t)
+        for spec in eval_config.metrics_specs
+        for m in spec.metrics
+        for t in m.per_slice_thresholds
+    ]
+    [(name, threshold)] = thresholds
+    assert name == "SparseCategoricalAccuracy"
+    assert list(threshold.slicing_specs) == [tfma.SlicingSpec()]
+    assert threshold.threshold.value_threshold.lower_bound.value == pytest.approx(0.3)
+    assert threshold.threshold.change_threshold.absolute.value == pytest.approx(0.02)
+    binarized = [s for s in eval_config.metrics_specs if s.HasField("binarize")]
+    assert list(binarized[0].binarize.class_ids.values) == list(range(10))
+
+
+def test_top_k_larger_than_the_classes_is_a_clear_error():
+    with pytest.raises(ValueError, match="top_k=5 must be between 1 and the number of classes"):
+        build_eval_config(GateConfig(), EvaluationConfig(top_k=5), num_classes=3)
+
+
+def test_ece_from_bin_totals():
+    # Bin 0.7-0.8: 2 examples, 1 right, confidences 0.7 + 0.8; bin 0.9-1: 1 right at 0.95.
+    counts = np.array([0.0, 0.0, 0, 0, 0, 0, 0, 2, 0, 1])
+    correct = np.array([0.0, 0, 0, 0, 0, 0, 0, 1, 0, 1])
+    confidence = np.array([0.0, 0, 0, 0, 0, 0, 0, 1.5, 0, 0.95])
+    expected = 2 / 3 * abs(0.5 - 0.75) + 1 / 3 * abs(1.0 - 0.95)
+    assert expected_calibration_error(counts, correct, confidence) == pytest.approx(expected)
+    assert np.isnan(expected_calibration_error(np.zeros(3), np.zeros(3), np.zeros(3)))
+
+
+def test_ece_metric_combiner_on_sparse_labels():
+    [computation] = ExpectedCalibrationError(num_bins=10).computations(model_names=[""])
+    combiner = computation.combiner
+    inputs = [
+        (0, [0.7, 0.2, 0.1]),  # right, confidence 0.7
+        (1, [0.8, 0.1, 0.1]),  # wrong, confidence 0.8
+        (2, [0.02, 0.03, 0.95]),  # right, confidence 0.95
+    ]
+    accumulator = combiner.create_accumulator()
+    for label, prediction in inputs:
+        element = metric_types.StandardMetricInputs(
+            labels=np.array([label]),
+            predictions=np.array(prediction),
+            example_weights=np.array([1.0]),
+        )
+        accumulator = combiner.add_input(accumulator, element)
+    merged = combiner.merge_accumulators([accumulator, combiner.create_accumulator()])
+    [value] = combiner.extract_output(merged).values()
+    expected = 1 / 3 * abs(1 - 0.7) + 1 / 3 * abs(0 - 0.8) + 1 / 3 * abs(1 - 0.95)
+    assert value == pytest.approx(expected)

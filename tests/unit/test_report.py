@@ -1,0 +1,89 @@
+"""The report's pieces that need no trained model: plots, the slice table, the decision."""
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from components.report.render import (
+    ModelRun,
+    _decision_html,
+    _slices_html,
+    plot_curves,
+    plot_image_grid,
+)
+from components.report.slices import SliceRow, slice_name
+from components.winner.decision import ModelScore, decide
+
+RUNS = [
+    ModelRun("candidate", "vt_resnet_tiny", "unused", None),
+    ModelRun("baseline", "resnet_tiny", "unused", None),
+]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def history(epochs: int, start: float) -> list[dict]:
+    return [
+        {
+            "epoch": e,
+            "loss": start / e,
+            "accuracy": 0.1 * e,
+            "val_loss": start / e + 0.1,
+            "val_accuracy": 0.1 * e - 0.05,
+            "images_per_second": 100.0,
+        }
+        for e in range(1, epochs + 1)
+    ]
+
+
+def png_bytes(colour: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((8, 8, 3), colour, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_learning_curves_are_one_png_and_absent_without_history(tmp_path):
+    name = plot_curves(RUNS, [history(3, 2.0), history(3, 1.5)], str(tmp_path))
+    assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC
+    assert plot_curves(RUNS, [[], []], str(tmp_path / "none")) is None
+
+
+def test_image_grid_draws_the_chosen_images_or_nothing(tmp_path):
+    images = [png_bytes(c) for c in (0, 100, 200)]
+    name = plot_image_grid(images, np.array([0, 2]), ["a", "b"], str(tmp_path), "grid.png")
+    assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC
+    assert plot_image_grid(images, np.array([], int), [], str(tmp_path), "none.png") is None
+    assert not (tmp_path / "none.png").exists()
+
+
+def test_slice_table_highlights_the_largest_gaps_but_not_overall():
+    rows = [SliceRow("Overall", 100, 0.5, 0.9)] + [
+        SliceRow(f"label_name:{i}", 10, 0.5, 0.5 + gap)
+        for i, gap in enumerate((0.0, 0.3, -0.4, 0.1, 0.2))
+    ]
+    page = _slices_html(rows)
+    highlighted = [line.split("</td>")[0] for line in page.split("<tr class='gap'><td>")[1:]]
+    assert highlighted == ["label_name:1", "label_name:2", "label_name:4"]
+
+
+def test_slice_names():
+    assert slice_name(()) == "Overall"
+    assert slice_name((("label_name", b"cat"), ("brightness_bucket", 3))) == (
+        "label_name:cat, brightness_bucket:3"
+    )
+
+
+def test_decision_section_shows_numbers_thresholds_and_production():
+    decision = decide(
+        ModelScore("candidate", "vt", 0.61),
+        ModelScore("baseline", "cnn", 0.58),
+        candidate_blessed=True,
+        min_accuracy=0.5,
+        min_gain=0.01,
+        production=ModelScore("production", "cnn (version 2)", 0.7),
+    )
+    page = _decision_html(decision)
+    assert "Winner: nothing pushed" in page
+    for text in ("0.6100", "0.5800", "cnn (version 2)", "0.7000", "floor 0.5000", "+0.0100"):
+        assert text in page
+    assert "No decision" in _decision_html(None)

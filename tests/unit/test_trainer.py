@@ -1,0 +1,91 @@
+"""The training loop: resume after an interruption, the learning-rate log, the recipe knobs."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models.registry import build_model
+from models.trainer import build_optimizer, fit
+from pipeline.config import TrainConfig
+
+STEPS, BATCH, CLASSES = 2, 4, 3
+
+
+def _train(**changes) -> dict:
+    config = TrainConfig(
+        epochs=3, batch_size=BATCH, warmup_epochs=1, schedule="paper", learning_rate=0.1
+    )
+    return vars(dataclasses.replace(config, **changes))
+
+
+def _batches(first_step: int, fail_at: int | None = None) -> tf.data.Dataset:
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(BATCH, 8, 8, 3)).astype("float32")
+    labels = tf.one_hot(np.arange(BATCH) % CLASSES, CLASSES)
+    steps = tf.data.Dataset.counter(start=first_step)
+    if fail_at is not None:  # simulates the machine dying in the middle of training
+        steps = steps.map(
+            lambda s: tf.debugging.check_numerics(tf.where(s < fail_at, 0.0, np.nan), "interrupted")
+        )
+    return steps.map(lambda _: (images, labels))
+
+
+def _model():
+    return build_model("simple_cnn", input_shape=(8, 8, 3), num_classes=CLASSES, widths=(4,))
+
+
+def test_resume_continues_at_the_right_epoch_and_learning_rate(tmp_path):
+    train = _train()
+    checkpoints, run_dir = str(tmp_path / "ckpt"), str(tmp_path)
+    kwargs = dict(
+        train=train,
+        model_name="m",
+        steps_per_epoch=STEPS,
+        run_dir=run_dir,
+        checkpoint_directory=checkpoints,
+    )
+    eval_ds = _batches(0).take(1)
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        fit(_model(), lambda first: _batches(first, fail_at=STEPS + 1), eval_ds, **kwargs)
+    assert tf.train.latest_checkpoint(checkpoints).endswith("-1")
+
+    first_steps = []
+
+    def batches(first_step):
+        first_steps.append(first_step)
+        return _batches(first_step)
+
+    model = _model()
+    history = fit(model, batches, eval_ds, **kwargs)
+    assert first_steps == [STEPS]  # augmentation draws continue where they stopped
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    assert int(model.optimizer.iterations) == 3 * STEPS
+    # Paper schedule: warm-up over epoch 1, then x0.9875 per epoch (lr read at epoch end).
+    assert history[1]["learning_rate"] == pytest.approx(0.1 * 0.9875**0, rel=1e-5)
+    assert history[2]["learning_rate"] == pytest.approx(0.1 * 0.9875**1, rel=1e-5)
+    assert not tf.io.gfile.exists(checkpoints)  # removed once training completed
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "sgd", "rmsprop"])
+def test_optimizers_and_ema_build(optimizer):
+    opt = build_optimizer(_train(optimizer=optimizer, ema_decay=0.99985, nesterov=True), 0.1)
+    assert opt.use_ema and opt.ema_momentum == pytest.approx(0.99985)
+
+
+def test_stochastic_depth_and_dropout_reach_the_model():
+    model = build_model(
+        "resnet_tiny",
+        input_shape=(16, 16, 3),
+        num_classes=CLASSES,
+        survival_prob=0.9,
+        dropout=0.2,
+    )
+    names = [layer.name for layer in model.layers]
+    assert "dropout" in names and any(name.endswith("_drop") for name in names)
+
+
+def test_unknown_model_option_is_a_clear_error():
+    with pytest.raises(ValueError, match="simple_cnn.*survival_prob"):
+        build_model("simple_cnn", input_shape=(8, 8, 3), num_classes=2, survival_prob=0.9)
