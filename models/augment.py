@@ -27,17 +27,17 @@ def flip(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
 
 
 def pad_crop(images: tf.Tensor, seed: tf.Tensor, pad: int) -> tf.Tensor:
-    """Zero-pads `pad` pixels on each side and crops back to [H, W] at a random offset."""
+    """Zero-pads `pad` pixels on each side and crops back to [H, W] at a random offset.
+
+    An exact pixel copy: rows, then columns, are gathered at each image's own offset.
+    """
     batch, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
     padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
     offsets = tf.random.stateless_uniform([batch, 2], seed, 0, 2 * pad + 1, dtype=tf.int32)
-    offsets = tf.cast(offsets, tf.float32)
-    span = tf.constant([height + 2 * pad - 1, width + 2 * pad - 1], tf.float32)
-    # Integer-aligned boxes: crop_and_resize then copies pixels exactly, without resampling.
-    start = offsets / span
-    end = (offsets + tf.constant([height - 1, width - 1], tf.float32)) / span
-    boxes = tf.concat([start, end], axis=1)
-    return tf.image.crop_and_resize(padded, boxes, tf.range(batch), [height, width])
+    rows = offsets[:, :1] + tf.range(height)[None, :]  # [B, H]
+    cols = offsets[:, 1:] + tf.range(width)[None, :]  # [B, W]
+    cropped = tf.gather(padded, rows, axis=1, batch_dims=1)
+    return tf.gather(cropped, cols, axis=2, batch_dims=1)
 
 
 def random_resized_crop(

@@ -27,7 +27,8 @@ from pipeline.commands.run import EXIT_NOTHING_PUSHED
 from pipeline.config import PRESETS
 from pipeline.outputs import executed_nodes, latest_outputs, open_store
 from tests.e2e.chromium import console_messages, find_chromium
-from tests.fixtures.cifar import CIFAR10_CLASS_NAMES, write_cifar10_python
+from tests.e2e.workspace import make_workspace, run_smoke
+from tests.fixtures.cifar import CIFAR10_CLASS_NAMES
 
 pytestmark = pytest.mark.e2e
 
@@ -50,21 +51,11 @@ NAME = PRESETS["smoke"]().name
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("e2e")
-    data_dir = write_cifar10_python(root / "data", images_per_batch=40, num_train_batches=3)
-    return {"data_dir": data_dir, "output_root": root / "outputs"}
+    return make_workspace(tmp_path_factory.mktemp("e2e"), images_per_batch=40, num_train_batches=3)
 
 
 def run(workspace: dict[str, Path], *extra: str) -> int:
-    return pipeline_runner.main(
-        [
-            "--preset=smoke",
-            f"--data-dir={workspace['data_dir']}",
-            f"--output-root={workspace['output_root']}",
-            "--epochs=3",
-            *extra,
-        ]
-    )
+    return run_smoke(workspace, "--epochs=3", *extra)
 
 
 def pushed_versions(workspace: dict[str, Path]) -> list[Path]:

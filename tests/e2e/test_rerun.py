@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 
-import pipeline_runner
 from pipeline.outputs import open_store
-from tests.fixtures.cifar import write_cifar10_python
+from tests.e2e.workspace import make_workspace, run_smoke
 
 pytestmark = pytest.mark.e2e
 
@@ -22,21 +21,13 @@ CACHED = metadata_store_pb2.Execution.CACHED
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("rerun")
-    data_dir = write_cifar10_python(root / "data", images_per_batch=20, num_train_batches=2)
-    return {"data_dir": data_dir, "output_root": root / "outputs"}
+    return make_workspace(
+        tmp_path_factory.mktemp("rerun"), images_per_batch=20, num_train_batches=2
+    )
 
 
 def run(workspace: dict[str, Path], *extra: str) -> int:
-    return pipeline_runner.main(
-        [
-            "--preset=smoke",
-            f"--name={NAME}",
-            f"--data-dir={workspace['data_dir']}",
-            f"--output-root={workspace['output_root']}",
-            *extra,
-        ]
-    )
+    return run_smoke(workspace, f"--name={NAME}", *extra)
 
 
 def newest_states(workspace: dict[str, Path]) -> tuple[dict[str, int], int]:
