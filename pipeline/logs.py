@@ -24,6 +24,8 @@ def quiet_tensorflow() -> None:
     )
     for category in (FutureWarning, DeprecationWarning, UserWarning):
         warnings.filterwarnings("ignore", category=category)
+    # TensorFlow's Python deprecation notices (e.g. from TFMA's readers).
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 class _ProgressFilter(logging.Filter):
