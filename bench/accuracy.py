@@ -14,12 +14,13 @@ Prints a table and writes JSON (default outputs/bench/accuracy.json).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
+
+from bench.results import write_result
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CIFAR10 = REPO.parent / "shared" / "data" / "cifar10-subset" / "cifar-10-batches-py"
@@ -117,10 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(rows)
     print_table(rows, summary)
     result = {"args": vars(args), "runs": rows, "summary": summary}
-    out = Path(args.json or Path(args.output_root) / "accuracy.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(f"\nwritten {out}")
+    print()
+    write_result(args.json or Path(args.output_root) / "accuracy.json", result)
     return 0
 
 

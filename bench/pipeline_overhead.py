@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import math
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.results import write_result
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = "bench-overhead"
@@ -38,10 +39,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run_pipeline(args: argparse.Namespace) -> tuple[float, dict[str, float]]:
-    """Wall seconds of a full, uncached pipeline run and seconds per component."""
+def run_pipeline(args: argparse.Namespace) -> tuple[float, dict[str, float], str]:
+    """Wall seconds of a full, uncached pipeline run, seconds per component, and the folder of
+    the TFRecords its ExampleGen wrote."""
     import pipeline_runner
-    from pipeline.outputs import open_store
+    from pipeline.outputs import executed_nodes, latest_execution, latest_outputs, open_store
 
     flags = [f"--name={NAME}", f"--output-root={args.output_root}", f"--epochs={args.epochs}"]
     flags += ["--no-cache", "--min-accuracy=0"] + (
@@ -54,20 +56,12 @@ def run_pipeline(args: argparse.Namespace) -> tuple[float, dict[str, float]]:
         raise SystemExit(f"the pipeline failed (exit {status})")
     store = open_store(os.path.join(args.output_root, "metadata", NAME, "metadata.db"))
     components = {}
-    for context in store.get_contexts_by_type("node"):
-        if context.name.startswith(f"{NAME}."):
-            newest = max(store.get_executions_by_context(context.id), key=lambda e: e.id)
-            elapsed_ms = newest.last_update_time_since_epoch - newest.create_time_since_epoch
-            components[context.name.removeprefix(f"{NAME}.")] = elapsed_ms / 1000
-    return seconds, components
-
-
-def examples_dir(args: argparse.Namespace) -> str:
-    """The Examples artifact of the pipeline's newest ExampleGen execution."""
-    pattern = os.path.join(
-        args.output_root, "pipelines", NAME, "FileBasedExampleGen", "examples", "*"
-    )
-    return max(glob.glob(pattern), key=lambda p: int(os.path.basename(p)))
+    for node in executed_nodes(store, NAME):
+        newest = latest_execution(store, NAME, node)
+        elapsed_ms = newest.last_update_time_since_epoch - newest.create_time_since_epoch
+        components[node] = elapsed_ms / 1000
+    examples = latest_outputs(store, NAME, "FileBasedExampleGen")["examples"].uri
+    return seconds, components, examples
 
 
 def run_plain_script(args: argparse.Namespace, examples: str) -> tuple[float, dict[str, float]]:
@@ -153,8 +147,8 @@ def run_plain_script(args: argparse.Namespace, examples: str) -> tuple[float, di
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    pipeline_seconds, components = run_pipeline(args)
-    plain_seconds, accuracy = run_plain_script(args, examples_dir(args))
+    pipeline_seconds, components, examples = run_pipeline(args)
+    plain_seconds, accuracy = run_plain_script(args, examples)
     print(f"\n{'component':<22}{'seconds':>9}{'share':>8}")
     for name, seconds in sorted(components.items(), key=lambda kv: -kv[1]):
         print(f"{name:<22}{seconds:>9.1f}{seconds / pipeline_seconds:>8.1%}")
@@ -169,10 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         "components": components,
         "plain_accuracy": accuracy,
     }
-    out = Path(args.json or Path(args.output_root) / "pipeline_overhead.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(f"written {out}")
+    write_result(args.json or Path(args.output_root) / "pipeline_overhead.json", result)
     return 0
 
 

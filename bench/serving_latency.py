@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import pickle
 import sys
@@ -27,6 +26,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from bench.results import write_result  # noqa: E402
 from models.signatures import RAW_BYTES_SIGNATURE  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,12 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             {"batch": batch, "p50_ms": p50, "p95_ms": p95, "images_per_s": batch / p50 * 1000}
         )
         print(f"{batch:>5}{p50:>9.2f}{p95:>9.2f}{batch / p50 * 1000:>10.0f}")
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps({"model": args.model, "requests": args.requests, "rows": rows}, indent=2)
-    )
-    print(f"written {out}")
+    write_result(args.json, {"model": args.model, "requests": args.requests, "rows": rows})
     return 0
 
 

@@ -12,7 +12,6 @@ becomes speed here. Prints a table and writes JSON (default outputs/bench/train_
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -25,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
+from bench.results import write_result  # noqa: E402
 from models.costs import count_macs  # noqa: E402
 from models.registry import build_model  # noqa: E402
 
@@ -122,10 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{p['train_speed_ratio']:>13.3f}{p['infer_speed_ratio']:>13.3f}"
         )
     machine = {"cpu_count": os.cpu_count(), "platform": platform.platform(), "tf": tf.__version__}
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": machine, "rows": rows, "pairs": pairs}, indent=2))
-    print(f"\nwritten {out}")
+    print()
+    write_result(args.json, {"machine": machine, "rows": rows, "pairs": pairs})
     return 0
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline.outputs import open_store
+from pipeline.outputs import executed_nodes, latest_execution, open_store
 from tests.e2e.workspace import make_workspace, run_smoke
 
 pytestmark = pytest.mark.e2e
@@ -33,11 +33,10 @@ def run(workspace: dict[str, Path], *extra: str) -> int:
 def newest_states(workspace: dict[str, Path]) -> tuple[dict[str, int], int]:
     """Component -> state of its newest execution, and the number of artifacts in MLMD."""
     store = open_store(str(workspace["output_root"] / "metadata" / NAME / "metadata.db"))
-    states = {}
-    for context in store.get_contexts_by_type("node"):
-        if context.name.startswith(f"{NAME}."):
-            newest = max(store.get_executions_by_context(context.id), key=lambda e: e.id)
-            states[context.name.removeprefix(f"{NAME}.")] = newest.last_known_state
+    states = {
+        node: latest_execution(store, NAME, node).last_known_state
+        for node in executed_nodes(store, NAME)
+    }
     return states, len(store.get_artifacts())
 
 
