@@ -13,6 +13,7 @@ import os
 from collections.abc import Sequence
 
 from tfx import v1 as tfx
+from tfx.v1.dsl.experimental import RuntimeParameter
 
 from components.image_example_gen.component import create_image_example_gen
 from components.image_example_gen.validation import StrictExampleValidator
@@ -27,12 +28,41 @@ from pipeline.evaluation import EVALUATOR_MODULE, build_eval_config
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
 RUN_FN = "models.trainer.run_fn"
 
+# Pipeline parameters: what each run of a compiled pipeline may change without recompiling.
+DATA_DIR_PARAMETER = "data_dir"
+MIN_GAIN_OVER_PRODUCTION_PARAMETER = "min_gain_over_production"
+
+
+def runtime_parameters(config: PipelineConfig) -> dict[str, RuntimeParameter]:
+    """The pipeline's RuntimeParameters by name, each defaulting to `config`'s value.
+
+    data_dir: the data set ExampleGen reads (same source layout and classes as compiled).
+    min_gain_over_production: the margin SelectWinner needs to replace the model in production.
+
+    Kubeflow / Vertex AI Pipelines take their values per run (`--param NAME=VALUE` with
+    `--submit`). TFX's KubeflowV2DagRunner binds a runtime value only to a whole str / int /
+    float parameter of a component, never to a field of a proto or of a custom_config dict: so
+    the training recipe (the Trainers' custom_config) and the Evaluator's thresholds
+    (min_accuracy, min_gain in its eval_config) are compiled in. Local runs use constants:
+    TFX 1.16's IR compiler drops a falsy default (0.0, ""), which LocalDagRunner then leaves
+    unresolved.
+    """
+    values = {
+        DATA_DIR_PARAMETER: config.data.data_dir,
+        MIN_GAIN_OVER_PRODUCTION_PARAMETER: float(config.gate.min_gain_over_production),
+    }
+    return {
+        name: RuntimeParameter(name=name, ptype=type(value), default=value)
+        for name, value in values.items()
+    }
+
 
 def create_pipeline(
     config: PipelineConfig,
     *,
     class_names: Sequence[str],
     metadata_connection_config=None,
+    with_runtime_parameters: bool = False,
 ) -> tfx.dsl.Pipeline:
     """The TFX pipeline for `config`.
 
@@ -41,10 +71,14 @@ def create_pipeline(
       class_names: label index -> name of the data set (exported inside each model).
       metadata_connection_config: MLMD connection; None lets the orchestrator provide one
         (Kubeflow / Vertex).
+      with_runtime_parameters: make the values of `runtime_parameters(config)` RuntimeParameters
+        (for Kubeflow / Vertex), instead of constants.
     """
+    parameters = runtime_parameters(config) if with_runtime_parameters else {}
     example_gen = create_image_example_gen(
         config.data.data_dir,
         config.data.source,
+        input_base=parameters.get(DATA_DIR_PARAMETER),
         split_ratios=config.data.split_ratios,
         max_per_class=config.data.max_per_class,
         max_rejected_fraction=config.data.max_rejected_fraction,
@@ -116,7 +150,9 @@ def create_pipeline(
         baseline_name=config.baseline.name,
         min_accuracy=config.gate.min_accuracy,
         min_gain=config.gate.min_gain,
-        min_gain_over_production=config.gate.min_gain_over_production,
+        min_gain_over_production=parameters.get(
+            MIN_GAIN_OVER_PRODUCTION_PARAMETER, config.gate.min_gain_over_production
+        ),
         serving_dir=config.serving_dir,
     )
     pusher = PushWinner(

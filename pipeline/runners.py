@@ -6,12 +6,14 @@ import dataclasses
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from tfx import v1 as tfx
 
 from pipeline.config import REPO_ROOT, PipelineConfig
-from pipeline.pipeline import create_pipeline
+from pipeline.pipeline import create_pipeline, runtime_parameters
+
+ParameterValue = int | float | str
 
 
 def run_local(config: PipelineConfig, class_names: Sequence[str]) -> None:
@@ -50,7 +52,10 @@ def compile_kubeflow_v2(
     """Writes the Kubeflow Pipelines v2 / Vertex AI Pipelines spec of `config`; returns its path.
 
     JSON, or YAML when `output_path` ends in .yaml/.yml. Nothing is read from or written to
-    the pipeline root: components are referenced by module path inside `cloud.image`.
+    the pipeline root: components are referenced by module path inside `cloud.image`. The
+    runtime parameters (`pipeline.pipeline.runtime_parameters`) are declared with their types
+    in root.inputDefinitions and their defaults (the config's values) in runtimeConfig, where
+    Vertex AI takes a job's values from unless it is given others.
     Raises ValueError when the image is missing or, for Vertex, the output root is not gs://.
     """
     if not config.cloud.image:
@@ -59,14 +64,18 @@ def compile_kubeflow_v2(
         raise ValueError(
             f"--runner=vertex needs --output-root gs://BUCKET/PATH (got {config.output_root})"
         )
-    pipeline = create_pipeline(for_container(config), class_names=class_names)
+    container_config = for_container(config)
+    pipeline = create_pipeline(
+        container_config, class_names=class_names, with_runtime_parameters=True
+    )
+    defaults = {name: p.default for name, p in runtime_parameters(container_config).items()}
     dag_runner_config = tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
         default_image=config.cloud.image
     )
     with tempfile.TemporaryDirectory() as tmp:
         tfx.orchestration.experimental.KubeflowV2DagRunner(
             config=dag_runner_config, output_dir=tmp, output_filename="pipeline.json"
-        ).run(pipeline, write_out=True)
+        ).run(pipeline, parameter_values=defaults, write_out=True)
         with open(os.path.join(tmp, "pipeline.json")) as f:
             spec = json.load(f)
     os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
@@ -80,8 +89,64 @@ def compile_kubeflow_v2(
     return output_path
 
 
-def submit_to_vertex(config: PipelineConfig, spec_path: str) -> str:
-    """Submits a compiled spec as a Vertex AI PipelineJob; returns the job's resource name.
+def parameter_values(
+    config: PipelineConfig, assignments: Sequence[str]
+) -> dict[str, ParameterValue]:
+    """`NAME=VALUE` assignments as values of the pipeline's runtime parameters, each converted
+    to its parameter's type.
+
+    Raises:
+      ValueError: one line naming the parameters, when a name is unknown or a value does not
+        convert.
+    """
+    declared = runtime_parameters(config)
+    values = {}
+    for assignment in assignments:
+        name, equals, text = assignment.partition("=")
+        name = name.strip()
+        if not equals or name not in declared:
+            raise ValueError(
+                f"--param {assignment}: expected NAME=VALUE with NAME one of "
+                f"{', '.join(sorted(declared))}"
+            )
+        ptype = declared[name].ptype
+        try:
+            values[name] = ptype(text)
+        except ValueError:
+            raise ValueError(f"--param {assignment}: not a {ptype.__name__}") from None
+    return values
+
+
+def vertex_pipeline_job(
+    config: PipelineConfig,
+    spec_path: str,
+    values: Mapping[str, ParameterValue] | None = None,
+    *,
+    credentials=None,
+):
+    """The Vertex AI PipelineJob of a compiled spec, not submitted (built offline).
+
+    `values` override the spec's defaults of its runtime parameters for this job.
+    """
+    from google.cloud import aiplatform
+
+    return aiplatform.PipelineJob(
+        display_name=config.name,
+        template_path=spec_path,
+        pipeline_root=config.pipeline_root,
+        parameter_values=dict(values or {}),
+        enable_caching=config.enable_cache,
+        project=config.cloud.project or None,
+        location=config.cloud.region,
+        credentials=credentials,
+    )
+
+
+def submit_to_vertex(
+    config: PipelineConfig, spec_path: str, values: Mapping[str, ParameterValue] | None = None
+) -> str:
+    """Submits a compiled spec as a Vertex AI PipelineJob with `values` for its runtime
+    parameters (the rest keep their defaults); returns the job's resource name.
 
     Raises PermissionError with what to do when no Google Cloud credentials are found.
     """
@@ -95,15 +160,6 @@ def submit_to_vertex(config: PipelineConfig, spec_path: str) -> str:
             "no Google Cloud credentials: run `gcloud auth application-default login` or set "
             f"GOOGLE_APPLICATION_CREDENTIALS to a service-account key ({error})"
         ) from None
-    from google.cloud import aiplatform
-
-    cloud = config.cloud
-    aiplatform.init(project=cloud.project or None, location=cloud.region)
-    job = aiplatform.PipelineJob(
-        display_name=config.name,
-        template_path=spec_path,
-        pipeline_root=config.pipeline_root,
-        enable_caching=config.enable_cache,
-    )
-    job.submit(service_account=cloud.service_account or None)
+    job = vertex_pipeline_job(config, spec_path, values)
+    job.submit(service_account=config.cloud.service_account or None)
     return job.resource_name

@@ -44,6 +44,7 @@ def create_image_example_gen(
     split_ratios: Mapping[str, int] | None = None,
     max_per_class: int | None = None,
     max_rejected_fraction: float = rejects.DEFAULT_MAX_REJECTED_FRACTION,
+    input_base: str | tfx.dsl.experimental.RuntimeParameter | None = None,
 ) -> FileBasedExampleGen:
     """Returns an ExampleGen turning the image data set in `data_dir` into examples.
 
@@ -60,6 +61,8 @@ def create_image_example_gen(
         own; default `DEFAULT_SPLIT_RATIOS`.
       max_per_class: read at most this many images per class and split (folder, imagenet).
       max_rejected_fraction: fail when a larger fraction of the inputs is rejected.
+      input_base: the directory read at run time, default `data_dir`; a RuntimeParameter lets
+        each run of a compiled pipeline read another directory of the same layout.
 
     Raises:
       ValueError: if `source` is unknown or an option does not apply to it.
@@ -72,7 +75,7 @@ def create_image_example_gen(
         else None
     )
     return FileBasedExampleGen(
-        input_base=data_dir,
+        input_base=data_dir if input_base is None else input_base,
         input_config=tfx.proto.Input(
             splits=[
                 tfx.proto.Input.Split(name=name, pattern=pattern)

@@ -68,6 +68,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="pipeline spec file, .json or .yaml (default outputs/<runner>/pipeline.json)",
     )
     cloud.add_argument("--submit", action="store_true", help="submit to Vertex AI Pipelines")
+    cloud.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="value of a pipeline parameter for the submitted run: data_dir, "
+        "min_gain_over_production (repeatable; default: the config's values)",
+    )
     cloud.add_argument("--project", help="Google Cloud project")
     cloud.add_argument("--region", help="Google Cloud region (default us-central1)")
     cloud.add_argument("--service-account", help="service account of the pipeline job")
@@ -112,6 +120,13 @@ def main(argv: list[str]) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    if args.param and not (args.runner == "vertex" and args.submit):
+        print(
+            "error: --param sets values of a run submitted with --runner=vertex --submit "
+            "(elsewhere change the config: --data-dir, --set)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if args.print_config:
         print(config.to_json())
         return 0
@@ -137,13 +152,14 @@ def main(argv: list[str]) -> int:
 
 
 def compile_and_submit(config: PipelineConfig, class_names: list[str], args) -> int:
-    from pipeline.runners import compile_kubeflow_v2, submit_to_vertex
+    from pipeline.runners import compile_kubeflow_v2, parameter_values, submit_to_vertex
 
     if args.submit and args.runner != "vertex":
         raise ValueError("--submit works with --runner=vertex; submit Kubeflow specs with kfp")
+    values = parameter_values(config, args.param)
     output = args.output or os.path.join("outputs", args.runner, "pipeline.json")
     compile_kubeflow_v2(config, class_names, runner=args.runner, output_path=output)
     print(f"pipeline spec written to {output}")
     if args.submit:
-        print(f"submitted: {submit_to_vertex(config, output)}")
+        print(f"submitted: {submit_to_vertex(config, output, values)}")
     return 0

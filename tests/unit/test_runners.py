@@ -20,6 +20,12 @@ from pipeline.locking import PipelineBusyError, pipeline_lock
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "kubeflow_v2_pipeline.json"
 IMAGE = "europe-docker.pkg.dev/acme/ml/vt-tfx:1.0"
+# The pipeline parameters (pipeline.pipeline.runtime_parameters): name -> (type, task, input).
+RUNTIME_PARAMETERS = {
+    "data_dir": ("STRING", "FileBasedExampleGen", "input_base"),
+    "min_gain_over_production": ("DOUBLE", "SelectWinner", "min_gain_over_production"),
+}
+EMBEDDED_DATA_IN_IMAGE = "/pipeline/data/cifar10-sample/cifar-10-batches-py"
 COMPONENT_ORDER = [
     ("FileBasedExampleGen", "StatisticsGen"),
     ("StatisticsGen", "ExampleValidator"),
@@ -104,6 +110,57 @@ def test_vertex_training_switch_runs_both_trainers_as_gpu_jobs(tmp_path):
         assert pool["container_spec"]["image_uri"] == IMAGE
 
 
+@pytest.mark.parametrize("runner", ["vertex", "kubeflow"])
+def test_compiled_spec_declares_runtime_parameters_and_wires_them(tmp_path, runner):
+    spec = compile_spec(tmp_path, runner, "--set=gate.min_gain_over_production=0.05")
+
+    declared = spec["pipelineSpec"]["root"]["inputDefinitions"]["parameters"]
+    assert declared == {name: {"type": kind} for name, (kind, _, _) in RUNTIME_PARAMETERS.items()}
+    # TFX 1.16 puts the defaults (the config's values) in the job's runtimeConfig.
+    assert spec["runtimeConfig"]["parameters"] == {
+        "data_dir": {"stringValue": EMBEDDED_DATA_IN_IMAGE},
+        "min_gain_over_production": {"doubleValue": 0.05},
+    }
+    wired = {
+        (task, key): value["componentInputParameter"]
+        for task, body in tasks(spec).items()
+        for key, value in body["inputs"].get("parameters", {}).items()
+        if "componentInputParameter" in value
+    }
+    assert wired == {(task, key): name for name, (_, task, key) in RUNTIME_PARAMETERS.items()}
+    components = spec["pipelineSpec"]["components"]
+    for kind, task, key in RUNTIME_PARAMETERS.values():
+        assert components[task]["inputDefinitions"]["parameters"][key] == {"type": kind}
+
+
+def test_param_values_reach_the_vertex_job_typed_and_defaults_stay(tmp_path):
+    from google.auth.credentials import AnonymousCredentials
+
+    from pipeline.runners import parameter_values, vertex_pipeline_job
+
+    spec_path = tmp_path / "spec.json"
+    compile_spec(tmp_path, "vertex")
+    config = apply_overrides(
+        get_preset("default"), {"output_root": "gs://acme-ml/vt-tfx", "cloud.project": "acme"}
+    )
+    values = parameter_values(config, ["min_gain_over_production=0.02"])
+    assert values == {"min_gain_over_production": 0.02}
+
+    def runtime_config(values):  # the request Vertex AI would get, built offline
+        job = vertex_pipeline_job(
+            config, str(spec_path), values, credentials=AnonymousCredentials()
+        )
+        return job._gca_resource.runtime_config
+
+    submitted = runtime_config(values)
+    assert submitted.parameters["min_gain_over_production"].double_value == 0.02
+    assert submitted.parameters["data_dir"].string_value == EMBEDDED_DATA_IN_IMAGE
+    assert submitted.gcs_output_directory == "gs://acme-ml/vt-tfx/pipelines/vt-vs-cnn"
+    other_data = runtime_config(parameter_values(config, ["data_dir=gs://acme-ml/cifar-10"]))
+    assert other_data.parameters["data_dir"].string_value == "gs://acme-ml/cifar-10"
+    assert other_data.parameters["min_gain_over_production"].double_value == 0.0
+
+
 def test_yaml_output_by_extension(tmp_path):
     spec = compile_spec(tmp_path, "kubeflow", output="spec.yaml")
     assert "Pusher" in tasks(spec)
@@ -119,12 +176,22 @@ def test_compiled_spec_matches_the_golden_file(tmp_path):
     assert spec == json.loads(GOLDEN.read_text())
 
 
+VERTEX_SUBMIT = ["--runner=vertex", f"--image={IMAGE}", "--output-root=gs://b/x", "--submit"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--runner=vertex", "--output-root=gs://b/x"], "needs an image"),
         (["--runner=vertex", f"--image={IMAGE}", "--output-root=/tmp/x"], "gs://BUCKET/PATH"),
         (["--runner=kubeflow", f"--image={IMAGE}", "--submit"], "--submit works with"),
+        (["--runner=kubeflow", "--param=data_dir=gs://b/d"], "--runner=vertex --submit"),
+        (["--param=data_dir=gs://b/d"], "--runner=vertex --submit"),
+        (
+            [*VERTEX_SUBMIT, "--param=epochs=3"],
+            "NAME one of data_dir, min_gain_over_production",
+        ),
+        ([*VERTEX_SUBMIT, "--param=min_gain_over_production=high"], "not a float"),
     ],
 )
 def test_cluster_runner_mistakes_give_one_line(tmp_path, capsys, args, message):
