@@ -6,16 +6,19 @@ Regenerate the golden spec after an intended pipeline change with
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
+import tomli
 import yaml
 
 import pipeline_runner
 from pipeline.beam import beam_pipeline_args
-from pipeline.config import apply_overrides, get_preset
+from pipeline.config import REPO_ROOT, CloudConfig, apply_overrides, get_preset
 from pipeline.locking import PipelineBusyError, pipeline_lock
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "kubeflow_v2_pipeline.json"
@@ -216,6 +219,81 @@ def test_submit_without_credentials_says_how_to_log_in(tmp_path, capsys, monkeyp
     assert status == 2
     assert "no Google Cloud credentials" in capsys.readouterr().err
     assert (tmp_path / "s.json").exists(), "the spec is still compiled"
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """The Dockerfile's instructions as (INSTRUCTION, arguments), continuations joined."""
+    text = (Path(REPO_ROOT) / "Dockerfile").read_text()
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n", " ", "\n".join(lines))
+    return [tuple(line.split(None, 1)) for line in joined.splitlines() if line.strip()]
+
+
+def locked_version(package: str) -> str:
+    [version] = re.findall(
+        rf"^{package}==(\S+)", (Path(REPO_ROOT) / "requirements.lock").read_text(), re.M
+    )
+    return version
+
+
+def test_image_holds_every_path_and_module_the_compiled_spec_names(tmp_path):
+    """What can be checked of the Dockerfile without a Docker engine."""
+    spec = compile_spec(tmp_path, "vertex")
+    instructions = dockerfile()
+    [base] = [args for op, args in instructions if op == "FROM"]
+    assert base == f"gcr.io/tfx-oss-public/tfx:{locked_version('tfx')}", "TFX as locked"
+    [*_, workdir] = [args for op, args in instructions if op == "WORKDIR"]
+    assert workdir == CloudConfig().container_root
+    copied = {
+        source.rstrip("/")
+        for op, args in instructions
+        if op == "COPY"
+        for source in args.split()[:-1]
+    }
+    runs = [args for op, args in instructions if op == "RUN"]
+    env = " ".join(args for op, args in instructions if op == "ENV")
+    assert "TF_USE_LEGACY_KERAS=1" in env, "the models are tf_keras models"
+
+    # Files: every path of the image the spec names is copied there from this checkout.
+    root = CloudConfig().container_root + "/"
+    for path in set(re.findall(rf"{root}[\w./-]+", json.dumps(spec))):
+        inside = path.removeprefix(root)
+        assert inside.split("/")[0] in copied, f"{path}: not copied into the image"
+        assert (Path(REPO_ROOT) / inside).exists(), f"{path}: not in this checkout"
+
+    # Code: every module path resolves to a package the image copies and installs.
+    executors = spec["pipelineSpec"]["deploymentSpec"]["executors"].values()
+    names = {
+        e["container"]["args"][e["container"]["args"].index("--executor_class_path") + 1]
+        for e in executors
+    }
+    names |= {
+        parameter["runtimeValue"]["constantValue"]["stringValue"]
+        for task in tasks(spec).values()
+        for key, parameter in task["inputs"].get("parameters", {}).items()
+        if key in ("run_fn", "preprocessing_fn", "module_path")
+    }
+    project = tomli.loads((Path(REPO_ROOT) / "pyproject.toml").read_text())
+    packages = {p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]}
+    assert packages <= copied
+    ours = {name for name in names if not name.startswith("tfx.")}
+    assert {name.split(".")[0] for name in ours} <= packages
+    for name in ours:
+        module, _, attribute = name.rpartition(".")
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError:
+            assert hasattr(importlib.import_module(module), attribute), name
+
+    # Installs: the lock with its hashes into the interpreter the spec's commands run, then
+    # the project itself (editable, so module paths import from the copied sources).
+    for executor in executors:
+        assert executor["container"]["command"][:2] == ["python", "-m"]
+    assert any(
+        "python -m pip install" in r and "--require-hashes -r requirements.lock" in r for r in runs
+    )
+    assert any(re.search(r"python -m pip install .*--no-deps .*-e \.$", r) for r in runs)
+    assert {"pyproject.toml", "requirements.lock"} <= copied
 
 
 def test_dataflow_preset_needs_its_settings_and_builds_runner_flags():
