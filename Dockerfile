@@ -6,9 +6,13 @@
 #   python pipeline_runner.py --runner=vertex --image REGION-docker.pkg.dev/PROJECT/REPO/vt-tfx:TAG \
 #       --output-root gs://BUCKET/vt-tfx --data-dir gs://BUCKET/data/cifar-10-batches-py --submit
 #
-# Every step of a compiled spec runs `python -m tfx.orchestration.kubeflow.v2...` in this image
-# (its command replaces the ENTRYPOINT), so everything is installed with `python -m pip` into
-# that interpreter. tests/unit/test_runners.py checks this file against a compiled spec.
+# Every step of a compiled spec (and a Vertex AI Training job) runs `python -m tfx...` in this
+# image, its command replacing the ENTRYPOINT, so everything is installed with `python -m pip`
+# into that interpreter. Dataflow workers (--beam=dataflow) start the ENTRYPOINT: Beam's SDK
+# harness launcher, of the locked Beam version. tests/unit/test_runners.py checks this file
+# against a compiled spec and requirements.lock.
+FROM apache/beam_python3.10_sdk:2.61.0 AS beam
+
 FROM gcr.io/tfx-oss-public/tfx:1.16.0
 
 ENV TF_USE_LEGACY_KERAS=1 \
@@ -35,3 +39,6 @@ COPY data/ data/
 # Editable: `models.trainer.run_fn` & co import from /pipeline whatever the working directory.
 # No build isolation: setuptools is already installed from the lock (nothing unpinned fetched).
 RUN python -m pip install --no-cache-dir --no-deps --no-build-isolation -e .
+
+COPY --from=beam /opt/apache/beam /opt/apache/beam
+ENTRYPOINT ["/opt/apache/beam/boot"]

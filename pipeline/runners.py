@@ -7,11 +7,16 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from tfx import v1 as tfx
 
 from pipeline.config import REPO_ROOT, PipelineConfig
 from pipeline.pipeline import create_pipeline, runtime_parameters
+
+if TYPE_CHECKING:
+    from google.auth.credentials import Credentials
+    from google.cloud.aiplatform import PipelineJob
 
 ParameterValue = int | float | str
 
@@ -122,11 +127,12 @@ def vertex_pipeline_job(
     spec_path: str,
     values: Mapping[str, ParameterValue] | None = None,
     *,
-    credentials=None,
-):
+    credentials: Credentials | None = None,
+) -> PipelineJob:
     """The Vertex AI PipelineJob of a compiled spec, not submitted (built offline).
 
-    `values` override the spec's defaults of its runtime parameters for this job.
+    `values` override the spec's defaults of its runtime parameters for this job; without
+    `credentials`, the application-default ones.
     """
     from google.cloud import aiplatform
 

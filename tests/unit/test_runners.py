@@ -240,14 +240,18 @@ def test_image_holds_every_path_and_module_the_compiled_spec_names(tmp_path):
     """What can be checked of the Dockerfile without a Docker engine."""
     spec = compile_spec(tmp_path, "vertex")
     instructions = dockerfile()
-    [base] = [args for op, args in instructions if op == "FROM"]
+    [beam, base] = [args for op, args in instructions if op == "FROM"]
     assert base == f"gcr.io/tfx-oss-public/tfx:{locked_version('tfx')}", "TFX as locked"
+    # Dataflow workers start Beam's launcher, of the Beam version the image installs.
+    assert beam == f"apache/beam_python3.10_sdk:{locked_version('apache-beam')} AS beam"
+    assert ("COPY", "--from=beam /opt/apache/beam /opt/apache/beam") in instructions
+    assert instructions[-1] == ("ENTRYPOINT", '["/opt/apache/beam/boot"]')
     [*_, workdir] = [args for op, args in instructions if op == "WORKDIR"]
     assert workdir == CloudConfig().container_root
     copied = {
         source.rstrip("/")
         for op, args in instructions
-        if op == "COPY"
+        if op == "COPY" and not args.startswith("--from")
         for source in args.split()[:-1]
     }
     runs = [args for op, args in instructions if op == "RUN"]
