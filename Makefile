@@ -1,5 +1,6 @@
 # make run    train VT-ResNet and the CNN on the embedded CIFAR-10 sample and push the winner
 # make test   the test suite (unit + end-to-end on tiny data)
+# make unit TESTS=tests/unit/test_x.py PYTEST_ARGS=-x   one file (TESTS) with pytest options
 # make venv   create or update .venv from requirements.lock
 PY := .venv/bin/python
 export TF_USE_LEGACY_KERAS := 1
@@ -15,10 +16,10 @@ test: .venv/.synced
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 unit: .venv/.synced
-	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+	$(PY) -m pytest -q $(or $(TESTS),tests/unit) $(PYTEST_ARGS)
 
 e2e: .venv/.synced
-	$(PY) -m pytest -q tests/e2e $(PYTEST_ARGS)
+	$(PY) -m pytest -q $(or $(TESTS),tests/e2e) $(PYTEST_ARGS)
 
 venv .venv/.synced: requirements.lock pyproject.toml scripts/venv.sh
 	bash scripts/venv.sh
