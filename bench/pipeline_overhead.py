@@ -105,7 +105,6 @@ def run_plain_script(args: argparse.Namespace, examples: str) -> tuple[float, di
             model_overrides=model_config.overrides,
             train=train,
             image_size=config.data.image_size,
-            class_names=[str(i) for i in range(num_classes)],
         )
         keras.utils.set_random_seed(train["seed"])
         model = trainer.build_model(custom, num_classes)

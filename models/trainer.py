@@ -7,8 +7,11 @@ from `fn_args.custom_config`, a JSON-able dict made by `trainer_custom_config`:
     model_overrides  builder keyword arguments
     train            TrainConfig fields (optimizer, schedule, augmentation, distillation, ...)
     image_size       side of the square images Transform produces
-    class_names      label index -> human-readable name, exported with the model
     checkpoint_root  stable directory for epoch checkpoints, or None (no resume)
+
+The class names (label index -> human-readable name, exported with the model; their count
+sizes the classifier) are not in that config: the Trainer (`components/trainer`) reads them
+at run time from ImageExampleGen's Examples artifact (`dataset_class_names(fn_args)`).
 
 Augmentation (models/augment.py) runs in the tf.data input pipeline, so every epoch sees new
 draws; the draws are stateless functions of (seed, step), so a run is repeatable.
@@ -40,6 +43,7 @@ from absl import logging  # noqa: E402
 from tfx import v1 as tfx  # noqa: E402
 from tfx_bsl.public import tfxio  # noqa: E402
 
+from components.trainer.dataset import dataset_class_names  # noqa: E402
 from models import registry  # noqa: E402
 from models.augment import augment_batch  # noqa: E402
 from models.distillation import Distiller, load_teacher  # noqa: E402
@@ -58,7 +62,6 @@ def trainer_custom_config(
     model_overrides: dict[str, Any],
     train: dict[str, Any],
     image_size: int,
-    class_names: list[str],
     checkpoint_root: str | None = None,
 ) -> dict[str, Any]:
     """The `custom_config` dict `run_fn` expects (one place that knows its keys)."""
@@ -67,7 +70,6 @@ def trainer_custom_config(
         "model_overrides": dict(model_overrides),
         "train": dict(train),
         "image_size": int(image_size),
-        "class_names": list(class_names),
         "checkpoint_root": checkpoint_root,
     }
 
@@ -256,7 +258,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     """TFX Trainer entry point: train the configured model and export it for serving."""
     config = fn_args.custom_config
     train = config["train"]
-    class_names = config["class_names"]
+    class_names = dataset_class_names(fn_args)
     keras.utils.set_random_seed(train["seed"])
     tf.config.experimental.enable_op_determinism()
     set_precision(train["mixed_precision"])

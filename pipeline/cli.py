@@ -12,6 +12,7 @@ EXIT_USAGE = 2
 FLAG_FIELDS = {
     "dataset": "data.source",
     "data_dir": "data.data_dir",
+    "cache_dir": "data.cache_dir",
     "image_size": "data.image_size",
     "output_root": "output_root",
     "name": "name",
@@ -34,6 +35,11 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--dataset", help="ExampleGen source name (e.g. cifar10)")
     group.add_argument("--data-dir", help="directory of the data set in the source's layout")
+    group.add_argument(
+        "--cache-dir",
+        help="where CIFAR archives are downloaded and unpacked when --data-dir does not exist "
+        "(default $XDG_CACHE_HOME/vt-tfx/datasets, i.e. ~/.cache/vt-tfx/datasets)",
+    )
     group.add_argument("--image-size", type=int, help="side in pixels the models see")
     group.add_argument(
         "--output-root", help="where pipelines, MLMD and the serving dir go (default ./outputs)"

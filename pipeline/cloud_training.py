@@ -11,11 +11,6 @@ from pipeline.config import CloudConfig
 vertex = tfx.extensions.google_cloud_ai_platform
 
 
-def trainer_class(cloud: CloudConfig) -> type[tfx.components.Trainer]:
-    """The Trainer component to use: Vertex AI Training when `cloud.vertex_training`."""
-    return vertex.Trainer if cloud.vertex_training else tfx.components.Trainer
-
-
 def vertex_training_config(cloud: CloudConfig) -> dict[str, Any]:
     """Trainer `custom_config` entries for a Vertex AI Training job, {} when not enabled.
 

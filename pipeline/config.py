@@ -34,6 +34,11 @@ class DataConfig:
         None reads all.
       max_rejected_fraction: ExampleGen fails when more than this fraction of the inputs
         (corrupt, empty or non-image files, unknown classes...) is rejected.
+      cache_dir: where official archives (CIFAR) are downloaded and unpacked when `data_dir`
+        does not exist; None is `$XDG_CACHE_HOME/vt-tfx/datasets` (`~/.cache/...` when
+        XDG_CACHE_HOME is unset).
+      shard_mb: about this many MiB of serialized examples per output TFRecord shard; shards
+        are written in a repeatable order (`components/image_example_gen/shards.py`).
     """
 
     source: str = "cifar10"
@@ -43,6 +48,8 @@ class DataConfig:
     split_ratios: dict[str, int] = field(default_factory=lambda: {"train": 9, "eval": 1})
     max_per_class: int | None = None
     max_rejected_fraction: float = 0.001
+    cache_dir: str | None = None
+    shard_mb: float = 128.0
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The TFMA evaluation of a run: VT (candidate) against the CNN (baseline), with slices.
 
 Metrics per model and slice: example count, top-1 and top-k accuracy, loss (cross-entropy of
-the predicted probabilities), expected calibration error, per-class precision and recall, and
-the multi-class confusion matrix (a TFMA plot).
+the predicted probabilities), expected calibration error, per-class precision and recall
+(`pipeline.class_metrics`), and the multi-class confusion matrix (a TFMA plot). None needs
+the number of classes when the pipeline is built.
 
 The Evaluator blesses the candidate when its top-1 accuracy on the overall slice clears the
 absolute floor and beats the baseline by at least `min_gain` (other slices are reported, not
@@ -28,6 +29,7 @@ import numpy as np
 import tensorflow_model_analysis as tfma
 
 from pipeline.config import EvaluationConfig, GateConfig
+from pipeline.schemas import num_classes_from_schema
 
 CANDIDATE = "candidate"
 BASELINE = "baseline"
@@ -42,18 +44,29 @@ EVALUATOR_MODULE = __name__
 FEATURES_EXTRACTOR_STAGE = "ExtractFeatures"
 
 
-def build_eval_config(
-    gate: GateConfig, evaluation: EvaluationConfig, num_classes: int
-) -> tfma.EvalConfig:
-    """EvalConfig for the candidate and baseline models of a `num_classes`-way classifier.
-
-    Raises ValueError when `evaluation` asks for what the classifier cannot give.
-    """
-    if not 1 <= evaluation.top_k <= num_classes:
+def check_top_k(evaluation: EvaluationConfig, schema_dir: str) -> None:
+    """Raises ValueError when `evaluation.top_k` is below 1 or above the number of classes the
+    curated schema in `schema_dir` fixes (a schema that leaves it open, e.g. the folder one,
+    only gets the first check)."""
+    num_classes = num_classes_from_schema(schema_dir)
+    if evaluation.top_k < 1 or (num_classes is not None and evaluation.top_k > num_classes):
         raise ValueError(
             f"evaluation.top_k={evaluation.top_k} must be between 1 and the number of "
-            f"classes ({num_classes})"
+            f"classes ({num_classes if num_classes is not None else 'open'})"
         )
+
+
+def build_eval_config(gate: GateConfig, evaluation: EvaluationConfig) -> tfma.EvalConfig:
+    """EvalConfig for the candidate and baseline models of a classifier.
+
+    Nothing in it depends on the number of classes, so the pipeline is built without reading
+    any data: per-class metrics find the classes when the Evaluator runs
+    (`pipeline.class_metrics`); check `top_k` against the curated schema with `check_top_k`.
+
+    Raises ValueError when `evaluation` asks for what no classifier can give.
+    """
+    if evaluation.top_k < 1:
+        raise ValueError(f"evaluation.top_k={evaluation.top_k} must be at least 1")
     if evaluation.calibration_bins < 1:
         raise ValueError(
             f"evaluation.calibration_bins must be >= 1, not {evaluation.calibration_bins}"
@@ -96,15 +109,9 @@ def build_eval_config(
             config=json.dumps({"num_bins": evaluation.calibration_bins}),
         ),
         tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
+        tfma.MetricConfig(class_name="PerClassPrecisionRecall", module="pipeline.class_metrics"),
     ]
-    per_class_metrics = [tfma.MetricConfig(class_name=n) for n in ("Precision", "Recall")]
-    metrics_specs = [
-        tfma.MetricsSpec(metrics=model_metrics),
-        tfma.MetricsSpec(
-            metrics=per_class_metrics,
-            binarize=tfma.BinarizationOptions(class_ids={"values": list(range(num_classes))}),
-        ),
-    ]
+    metrics_specs = [tfma.MetricsSpec(metrics=model_metrics)]
     slicing_specs = [tfma.SlicingSpec()] + [
         tfma.SlicingSpec(feature_keys=[feature]) for feature in evaluation.slices
     ]

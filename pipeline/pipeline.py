@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 
 from tfx import v1 as tfx
 from tfx.v1.dsl.experimental import RuntimeParameter
@@ -18,10 +17,11 @@ from tfx.v1.dsl.experimental import RuntimeParameter
 from components.image_example_gen.component import create_image_example_gen
 from components.image_example_gen.validation import StrictExampleValidator
 from components.report.component import RunReport
+from components.trainer.component import create_trainer
 from components.winner.component import PushWinner, SelectWinner
 from models.trainer import BASELINE_TEACHER, trainer_custom_config
 from pipeline.beam import beam_pipeline_args
-from pipeline.cloud_training import trainer_class, vertex_training_config
+from pipeline.cloud_training import vertex_training_config
 from pipeline.config import ModelConfig, PipelineConfig
 from pipeline.evaluation import EVALUATOR_MODULE, build_eval_config
 
@@ -60,15 +60,14 @@ def runtime_parameters(config: PipelineConfig) -> dict[str, RuntimeParameter]:
 def create_pipeline(
     config: PipelineConfig,
     *,
-    class_names: Sequence[str],
     metadata_connection_config=None,
     with_runtime_parameters: bool = False,
 ) -> tfx.dsl.Pipeline:
-    """The TFX pipeline for `config`.
+    """The TFX pipeline for `config`. Reads no data: the class names travel with the examples
+    (ImageExampleGen writes them, the Trainers read them when they run).
 
     Args:
       config: the run's configuration (data, both models, training recipe, gate, paths).
-      class_names: label index -> name of the data set (exported inside each model).
       metadata_connection_config: MLMD connection; None lets the orchestrator provide one
         (Kubeflow / Vertex).
       with_runtime_parameters: make the values of `runtime_parameters(config)` RuntimeParameters
@@ -82,6 +81,7 @@ def create_pipeline(
         split_ratios=config.data.split_ratios,
         max_per_class=config.data.max_per_class,
         max_rejected_fraction=config.data.max_rejected_fraction,
+        shard_bytes=round(config.data.shard_mb * 2**20),
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema_dir + "/schema.pbtxt")
@@ -112,11 +112,12 @@ def create_pipeline(
             model_overrides=model.overrides,
             train=vars(train),
             image_size=config.data.image_size,
-            class_names=list(class_names),
             checkpoint_root=os.path.join(config.pipeline_root, "checkpoints", component_id),
         )
         custom_config.update(vertex_training_config(config.cloud))
-        return trainer_class(config.cloud)(
+        return create_trainer(
+            dataset=example_gen.outputs["examples"],
+            vertex_training=config.cloud.vertex_training,
             run_fn=RUN_FN,
             examples=transform.outputs["transformed_examples"],
             transform_graph=transform.outputs["transform_graph"],
@@ -136,7 +137,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         model=candidate_trainer.outputs["model"],
         baseline_model=baseline_trainer.outputs["model"],
-        eval_config=build_eval_config(config.gate, config.evaluation, len(class_names)),
+        eval_config=build_eval_config(config.gate, config.evaluation),
         schema=schema_gen.outputs["schema"],
         module_path=EVALUATOR_MODULE,
     )

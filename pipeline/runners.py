@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 ParameterValue = int | float | str
 
 
-def run_local(config: PipelineConfig, class_names: Sequence[str]) -> None:
+def run_local(config: PipelineConfig) -> None:
     """Runs the pipeline in this process: LocalDagRunner, SQLite MLMD, Beam DirectRunner.
 
     Callers hold `pipeline.locking.pipeline_lock(config)` around it, so that two runs never
@@ -30,7 +30,6 @@ def run_local(config: PipelineConfig, class_names: Sequence[str]) -> None:
     os.makedirs(os.path.dirname(config.metadata_path), exist_ok=True)
     pipeline = create_pipeline(
         config,
-        class_names=class_names,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             config.metadata_path
         ),
@@ -51,9 +50,7 @@ def for_container(config: PipelineConfig) -> PipelineConfig:
     return dataclasses.replace(config, data=data, project_root=root)
 
 
-def compile_kubeflow_v2(
-    config: PipelineConfig, class_names: Sequence[str], *, runner: str, output_path: str
-) -> str:
+def compile_kubeflow_v2(config: PipelineConfig, *, runner: str, output_path: str) -> str:
     """Writes the Kubeflow Pipelines v2 / Vertex AI Pipelines spec of `config`; returns its path.
 
     JSON, or YAML when `output_path` ends in .yaml/.yml. Nothing is read from or written to
@@ -70,9 +67,7 @@ def compile_kubeflow_v2(
             f"--runner=vertex needs --output-root gs://BUCKET/PATH (got {config.output_root})"
         )
     container_config = for_container(config)
-    pipeline = create_pipeline(
-        container_config, class_names=class_names, with_runtime_parameters=True
-    )
+    pipeline = create_pipeline(container_config, with_runtime_parameters=True)
     defaults = {name: p.default for name, p in runtime_parameters(container_config).items()}
     dag_runner_config = tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
         default_image=config.cloud.image

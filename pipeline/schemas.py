@@ -8,6 +8,7 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 SCHEMA_FILE = "schema.pbtxt"
+LABEL_FEATURE = "label"
 LABEL_NAME_FEATURE = "label_name"
 
 
@@ -16,16 +17,17 @@ def load_schema(schema_dir: str) -> schema_pb2.Schema:
         return text_format.Parse(f.read(), schema_pb2.Schema())
 
 
-def class_names_from_schema(schema_dir: str) -> list[str]:
-    """Class names in label order, from the `label_name` string domain of a curated schema.
+def num_classes_from_schema(schema_dir: str) -> int | None:
+    """The number of classes a curated schema fixes, or None when it leaves it open.
 
-    Lets a pipeline over remote data be compiled offline. Raises ValueError when the schema
-    does not list them.
+    Read from the `label` feature's int_domain (max + 1) or, failing that, from the length of
+    the `label_name` string domain. The folder schema fixes neither (any class folders).
     """
-    for feature in load_schema(schema_dir).feature:
-        if feature.name == LABEL_NAME_FEATURE and feature.string_domain.value:
-            return list(feature.string_domain.value)
-    raise ValueError(
-        f"{os.path.join(schema_dir, SCHEMA_FILE)} lists no {LABEL_NAME_FEATURE} values: "
-        "compile from a local copy of the data instead"
-    )
+    features = {feature.name: feature for feature in load_schema(schema_dir).feature}
+    label = features.get(LABEL_FEATURE)
+    if label is not None and label.HasField("int_domain") and label.int_domain.HasField("max"):
+        return label.int_domain.max + 1
+    label_name = features.get(LABEL_NAME_FEATURE)
+    if label_name is not None and label_name.string_domain.value:
+        return len(label_name.string_domain.value)
+    return None

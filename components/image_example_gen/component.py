@@ -7,7 +7,7 @@ from tfx import v1 as tfx
 from tfx.components import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 
-from components.image_example_gen import executor, rejects, sources
+from components.image_example_gen import executor, rejects, shards, sources
 from components.image_example_gen.sources import base
 
 DEFAULT_SPLIT_RATIOS = {"train": 9, "eval": 1}
@@ -44,6 +44,7 @@ def create_image_example_gen(
     split_ratios: Mapping[str, int] | None = None,
     max_per_class: int | None = None,
     max_rejected_fraction: float = rejects.DEFAULT_MAX_REJECTED_FRACTION,
+    shard_bytes: int = shards.DEFAULT_SHARD_BYTES,
     input_base: str | tfx.dsl.experimental.RuntimeParameter | None = None,
 ) -> FileBasedExampleGen:
     """Returns an ExampleGen turning the image data set in `data_dir` into examples.
@@ -61,13 +62,17 @@ def create_image_example_gen(
         own; default `DEFAULT_SPLIT_RATIOS`.
       max_per_class: read at most this many images per class and split (folder, imagenet).
       max_rejected_fraction: fail when a larger fraction of the inputs is rejected.
+      shard_bytes: about this many bytes of serialized examples per output shard
+        (`shards.WriteShards`).
       input_base: the directory read at run time, default `data_dir`; a RuntimeParameter lets
         each run of a compiled pipeline read another directory of the same layout.
 
     Raises:
       ValueError: if `source` is unknown or an option does not apply to it.
     """
-    reader = executor.ReaderConfig(source, max_per_class, max_rejected_fraction)
+    if shard_bytes < 1:
+        raise ValueError(f"the output shard size must be positive, not {shard_bytes} bytes")
+    reader = executor.ReaderConfig(source, max_per_class, max_rejected_fraction, shard_bytes)
     input_splits = splits or reader.image_source().splits(data_dir)
     output_config = (
         tfx.proto.Output(split_config=hash_split_config(split_ratios or DEFAULT_SPLIT_RATIOS))
@@ -110,7 +115,7 @@ def read_class_names(data_dir: str, source: str) -> list[str]:
 def resolve_data_dir(data_dir: str, source: str, cache_dir: str | None = None) -> str:
     """The directory holding the source's files, given it or (e.g. for CIFAR) its parent or
     official archive; CIFAR is downloaded into `cache_dir` (default
-    `download.DEFAULT_CACHE_DIR`) when `data_dir` does not exist.
+    `download.default_cache_dir()`) when `data_dir` does not exist.
 
     Raises FileNotFoundError naming the expected layout when there is none, or saying where
     to put the archive when it cannot be downloaded.

@@ -12,8 +12,15 @@ import tempfile
 import urllib.error
 import urllib.request
 
-DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "vt-tfx", "datasets")
+_CACHE_SUBDIR = os.path.join("vt-tfx", "datasets")
 _CHUNK_BYTES = 1 << 20
+
+
+def default_cache_dir() -> str:
+    """Where archives go unless `data.cache_dir` says otherwise: `vt-tfx/datasets` in the
+    user's cache directory, `$XDG_CACHE_HOME` or else `~/.cache` (XDG base directories)."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(root, _CACHE_SUBDIR)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +71,7 @@ def fetch(archive: Archive, cache_dir: str) -> str:
             raise FileNotFoundError(
                 f"could not download {archive.url} ({reason}): download it elsewhere and put "
                 f"{archive.file_name} (or the directory it unpacks to) in {cache_dir}, or pass "
-                "--data-dir to it"
+                "--data-dir to it (--cache-dir chooses the cache)"
             ) from None
     actual = md5_of(tmp.name)
     if actual != archive.md5:

@@ -14,12 +14,16 @@ import apache_beam as beam
 import tensorflow as tf
 from absl import logging
 from google.protobuf import json_format, struct_pb2
+from tfx.components.example_gen import utils as example_gen_utils
+from tfx.components.example_gen import write_split
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
+from tfx.components.util import examples_utils
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.image_example_gen import rejects, sources
+from components.image_example_gen import rejects, shards, sources
+from components.image_example_gen.class_names import write as write_class_names
 from components.image_example_gen.sources import base
 
 METRICS_NAMESPACE = "ImageExampleGen"
@@ -37,11 +41,13 @@ class ReaderConfig:
       max_per_class: read at most this many images per class and split (folder, imagenet).
       max_rejected_fraction: fail the run when more than this fraction of the inputs
         (examples + rejected) is rejected.
+      shard_bytes: about this many bytes of serialized examples per output shard.
     """
 
     source: str
     max_per_class: int | None = None
     max_rejected_fraction: float = rejects.DEFAULT_MAX_REJECTED_FRACTION
+    shard_bytes: int = shards.DEFAULT_SHARD_BYTES
 
     def image_source(self) -> sources.ImageSource:
         return sources.get_source(self.source, max_per_class=self.max_per_class)
@@ -74,8 +80,9 @@ class ReaderConfig:
                 "create_image_example_gen(), or pass custom_config=ReaderConfig(...).to_proto()"
             )
         values = json_format.MessageToDict(options)
-        if values.get("max_per_class") is not None:
-            values["max_per_class"] = int(values["max_per_class"])
+        for key in ("max_per_class", "shard_bytes"):  # a Struct holds every number as a float
+            if values.get(key) is not None:
+                values[key] = int(values[key])
         return cls(**values)
 
 
@@ -161,8 +168,11 @@ def ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
 class Executor(BaseExampleGenExecutor):
     """Reads an image data set, e.g. CIFAR-10 batch files, into tf.train.Examples.
 
-    Besides the examples, writes the `rejected` records under the Examples artifact (see
-    `rejects`), logs their summary, and fails when too many inputs were rejected.
+    TFX's machinery lists and splits the inputs (`GenerateExamplesByBeam`); the splits are
+    written by `shards.WriteShards` (sized shards in a repeatable order) instead of TFX's
+    writer. Besides the examples, writes the `rejected` records under the Examples artifact
+    (see `rejects`) and the class names (`class_names`), logs the rejects' summary, and fails
+    when too many inputs were rejected.
     """
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:  # noqa: N802 - TFX API.
@@ -185,7 +195,9 @@ class Executor(BaseExampleGenExecutor):
             output_dict[standard_component_specs.EXAMPLES_KEY]
         )
         rejected_dir = os.path.join(examples.uri, rejects.REJECTED_DIR)
-        super().Do(input_dict, output_dict, {**exec_properties, _REJECTED_DIR_KEY: rejected_dir})
+        self._log_startup(input_dict, output_dict, exec_properties)
+        self._write_examples(examples, {**exec_properties, _REJECTED_DIR_KEY: rejected_dir})
+        write_class_names(examples, _class_names(exec_properties))
         report = rejects.RejectReport.read(rejected_dir)
         max_fraction = ReaderConfig.from_exec_properties(exec_properties).max_rejected_fraction
         if report.fraction > max_fraction:
@@ -198,3 +210,33 @@ class Executor(BaseExampleGenExecutor):
         if report.total_rejected:
             logging.warning("ImageExampleGen %s", report.summary())
         report.check(max_fraction)
+
+    def _write_examples(self, examples: Any, exec_properties: dict[str, Any]) -> None:
+        """What `BaseExampleGenExecutor.Do` does, with `shards.WriteShards` as the writer."""
+        input_config = proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.INPUT_CONFIG_KEY], example_gen_pb2.Input()
+        )
+        output_config = proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], example_gen_pb2.Output()
+        )
+        examples.split_names = artifact_utils.encode_split_names(
+            example_gen_utils.generate_output_split_names(input_config, output_config)
+        )
+        shard_bytes = ReaderConfig.from_exec_properties(exec_properties).shard_bytes
+        with self._make_beam_pipeline() as pipeline:
+            splits = self.GenerateExamplesByBeam(pipeline, exec_properties)
+            for split, split_examples in splits.items():
+                output_dir = artifact_utils.get_split_uri([examples], split)
+                _ = split_examples | f"WriteSplit[{split}]" >> shards.WriteShards(
+                    output_dir, shard_bytes
+                )
+        examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
+        examples_utils.set_file_format(
+            examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP)
+        )
+
+
+def _class_names(exec_properties: dict[str, Any]) -> list[str]:
+    """The class names of the data set ImageExampleGen read, indexed by label."""
+    source = ReaderConfig.from_exec_properties(exec_properties).image_source()
+    return source.class_names(exec_properties[standard_component_specs.INPUT_BASE_KEY])

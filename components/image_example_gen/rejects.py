@@ -3,8 +3,9 @@
 For each input split the pipeline writes, under `<examples artifact>/rejected/`:
 
 - `<split>-NNNNN-of-NNNNN.jsonl`: one JSON object per rejected input,
-  `{"split", "source_id", "reason", "detail"}`;
-- `<split>-summary.json`: `{"examples": <count>, "<reason>": <count>, ...}`.
+  `{"split", "source_id", "reason", "detail", "count"}`, `count` being the images it stands
+  for (1, or for a whole unreadable batch file the images it was meant to hold);
+- `<split>-summary.json`: `{"examples": <count>, "<reason>": <rejected images>, ...}`.
 
 After the pipeline, `RejectReport.read` sums the summaries and `check` fails the run when
 the rejected fraction exceeds its limit; the executor then first copies the records to
@@ -46,8 +47,8 @@ def write_rejects(
     )
     reason_counts = (
         rejected
-        | "Reasons" >> beam.Map(lambda r: r.reason)
-        | "CountReasons" >> beam.combiners.Count.PerElement()
+        | "Reasons" >> beam.Map(lambda r: (r.reason, r.count))
+        | "CountReasons" >> beam.CombinePerKey(sum)
     )
     _ = (
         examples
@@ -71,7 +72,7 @@ class RejectReport:
 
     Attributes:
       examples: examples written.
-      rejected: rejected inputs per reason.
+      rejected: rejected images per reason (an unreadable batch file counts its images).
       rejected_dir: where the per-input records are.
     """
 

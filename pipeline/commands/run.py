@@ -94,23 +94,24 @@ def build_config(args: argparse.Namespace) -> PipelineConfig:
     return config
 
 
-def resolve_data(config: PipelineConfig, runner: str) -> tuple[PipelineConfig, list[str]]:
-    """The config with the data set's directory resolved, and the class names.
+def resolve_data(config: PipelineConfig, runner: str) -> PipelineConfig:
+    """The config with the data set's directory resolved (e.g. CIFAR's batches directory,
+    downloaded into `data.cache_dir` when missing).
 
-    A cluster run over remote data is compiled offline: the directory is taken as given and
-    the class names come from the curated schema.
+    The pipeline needs nothing else from the data when it is built: the class names travel
+    with the examples. A local run still checks the layout first, to fail in one line before
+    TFX starts; a cluster run over remote data is compiled offline, the directory taken as
+    given.
     """
     from components.image_example_gen.component import read_class_names, resolve_data_dir
-    from pipeline.schemas import class_names_from_schema
 
     data = config.data
     if runner != "local" and "://" in data.data_dir:
-        return config, class_names_from_schema(config.schema_dir)
-    data_dir = resolve_data_dir(data.data_dir, data.source)
-    class_names = read_class_names(data_dir, data.source)
-    return dataclasses.replace(
-        config, data=dataclasses.replace(data, data_dir=data_dir)
-    ), class_names
+        return config
+    data_dir = resolve_data_dir(data.data_dir, data.source, data.cache_dir)
+    if runner == "local":
+        read_class_names(data_dir, data.source)
+    return dataclasses.replace(config, data=dataclasses.replace(data, data_dir=data_dir))
 
 
 def main(argv: list[str]) -> int:
@@ -132,6 +133,7 @@ def main(argv: list[str]) -> int:
         return 0
 
     print("Loading TFX, TensorFlow and Beam (about half a minute)...", file=sys.stderr)
+    from pipeline.evaluation import check_top_k
     from pipeline.locking import PipelineBusyError, pipeline_lock
     from pipeline.logs import show_progress
     from pipeline.report import print_run_summary
@@ -139,11 +141,12 @@ def main(argv: list[str]) -> int:
 
     show_progress(verbose=args.verbose)
     try:
-        config, class_names = resolve_data(config, args.runner)
+        check_top_k(config.evaluation, config.schema_dir)
+        config = resolve_data(config, args.runner)
         if args.runner != "local":
-            return compile_and_submit(config, class_names, args)
+            return compile_and_submit(config, args)
         with pipeline_lock(config, timeout=args.lock_timeout):
-            run_local(config, class_names)
+            run_local(config)
     except (ValueError, FileNotFoundError, PermissionError, PipelineBusyError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -151,14 +154,14 @@ def main(argv: list[str]) -> int:
     return 0 if pushed else EXIT_NOTHING_PUSHED
 
 
-def compile_and_submit(config: PipelineConfig, class_names: list[str], args) -> int:
+def compile_and_submit(config: PipelineConfig, args) -> int:
     from pipeline.runners import compile_kubeflow_v2, parameter_values, submit_to_vertex
 
     if args.submit and args.runner != "vertex":
         raise ValueError("--submit works with --runner=vertex; submit Kubeflow specs with kfp")
     values = parameter_values(config, args.param)
     output = args.output or os.path.join("outputs", args.runner, "pipeline.json")
-    compile_kubeflow_v2(config, class_names, runner=args.runner, output_path=output)
+    compile_kubeflow_v2(config, runner=args.runner, output_path=output)
     print(f"pipeline spec written to {output}")
     if args.submit:
         print(f"submitted: {submit_to_vertex(config, output, values)}")

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_model_analysis as tfma
 from PIL import Image
 
 import pipeline_runner
@@ -88,6 +89,20 @@ def test_every_component_runs_and_mlmd_records_it(workspace, first_run):
     assert executed_nodes(store, NAME) == dict.fromkeys(COMPONENTS, 1)
     pushed = latest_outputs(store, NAME, "Pusher")["pushed_model"]
     assert pushed.custom_properties["pushed"].int_value == 1
+
+
+def test_class_names_travel_with_the_examples_and_tfma_finds_every_class(workspace, first_run):
+    examples = latest_outputs(store(workspace), NAME, "FileBasedExampleGen")["examples"]
+    assert examples.custom_properties["num_classes"].int_value == len(CIFAR10_CLASS_NAMES)
+    assert "airplane" in str(examples.custom_properties["class_names"])
+    content = json.loads((Path(examples.uri) / "class_names.json").read_text())
+    assert content["class_names"] == CIFAR10_CLASS_NAMES
+
+    evaluation = latest_outputs(store(workspace), NAME, "Evaluator")["evaluation"]
+    result = tfma.load_eval_result(evaluation.uri, model_name="candidate")
+    [overall] = [outputs[""] for key, outputs in result.slicing_metrics if key == ()]
+    for class_id in range(len(CIFAR10_CLASS_NAMES)):
+        assert {"precision", "recall"} <= set(overall[f"classId:{class_id}"]), class_id
 
 
 def test_exactly_one_model_is_pushed_and_it_classifies_raw_image_bytes(workspace, first_run):

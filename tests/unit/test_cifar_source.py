@@ -17,9 +17,11 @@ from components.image_example_gen import download
 from components.image_example_gen.component import read_class_names
 from components.image_example_gen.sources import base
 from components.image_example_gen.sources.cifar import CIFAR10, CIFAR100
+from pipeline.commands import run
 from tests.fixtures.cifar import (
     CIFAR10_CLASS_NAMES,
     cifar100_names,
+    truncate,
     write_cifar10_binary,
     write_cifar10_python,
     write_cifar100_binary,
@@ -157,6 +159,30 @@ def test_missing_data_dir_downloads_the_archive_once_and_checks_its_md5(tmp_path
     assert source.class_names(resolved) == CIFAR10_CLASS_NAMES
 
 
+def test_default_cache_is_in_the_xdg_cache_home(tmp_path: Path, monkeypatch) -> None:
+    archive, _ = _published_at(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+
+    resolved = dataclasses.replace(CIFAR10, archive=archive).resolve_data_dir(str(tmp_path / "no"))
+
+    cache = tmp_path / "xdg" / "vt-tfx" / "datasets"
+    assert resolved == str(cache / "cifar-10-python" / "cifar-10-batches-py")
+    assert (cache / "cifar-10-python.tar.gz").is_file()
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert download.default_cache_dir() == str(tmp_path / "home/.cache/vt-tfx/datasets")
+
+
+def test_cache_dir_flag_reaches_the_source(tmp_path: Path) -> None:
+    # A copy unpacked by an earlier run: found there, nothing is downloaded.
+    cached = write_cifar10_python(tmp_path / "cache" / "cifar-10-python", IMAGES_PER_BATCH)
+    args = run.parse_args([f"--data-dir={tmp_path / 'nowhere'}", f"--cache-dir={tmp_path}/cache"])
+    config = run.build_config(args)
+
+    assert config.data.cache_dir == f"{tmp_path}/cache"
+    assert run.resolve_data(config, "local").data.data_dir == str(cached)
+
+
 def test_download_with_a_wrong_md5_is_deleted_and_reported(tmp_path: Path) -> None:
     archive, _ = _published_at(tmp_path, md5="0" * 32)
     source = dataclasses.replace(CIFAR10, archive=archive, cache_dir=str(tmp_path / "cache"))
@@ -187,18 +213,25 @@ def test_read_class_names_says_which_split_is_missing(cifar_dir: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("content", "detail"),
+    ("content", "detail", "count"),
     [
-        (b"airplane,0\n", "not a pickle"),
-        (pickle.dumps({b"labels": [0, 1]}, protocol=2), r"lacks keys \[b'data', b'labels'\]"),
+        # Nothing readable: the 10,000 images of an official CIFAR-10 batch.
+        (b"airplane,0\n", "not a pickle", 10_000),
+        (
+            pickle.dumps({b"labels": [0, 1]}, protocol=2),
+            r"lacks keys \[b'data', b'labels'\]",
+            10_000,
+        ),
+        # The labels say how many images there were.
         (
             pickle.dumps({b"labels": [0, 1], b"data": np.zeros((2, 32, 32, 3), np.uint8)}),
             r"must be uint8 \(2, 3072\), one row per label",
+            2,
         ),
     ],
 )
-def test_unreadable_batch_file_is_rejected_with_the_reason(
-    cifar_dir: Path, content: bytes, detail: str
+def test_unreadable_batch_file_is_one_record_counting_its_images(
+    cifar_dir: Path, content: bytes, detail: str, count: int
 ) -> None:
     (cifar_dir / "data_batch_1").write_bytes(content)
 
@@ -206,17 +239,49 @@ def test_unreadable_batch_file_is_rejected_with_the_reason(
 
     assert (rejected.source_id, rejected.reason) == ("data_batch_1", base.UNREADABLE_FILE)
     assert re.search(detail, rejected.detail)
+    assert rejected.count == count
+    assert rejected.detail.endswith(f"counts as {count} rejected images")
 
 
-def test_truncated_binary_file_is_rejected(tmp_path: Path) -> None:
-    binary_dir = write_cifar10_binary(tmp_path, IMAGES_PER_BATCH)
-    path = binary_dir / "test_batch.bin"
-    path.write_bytes(path.read_bytes()[:-100])
+def test_truncated_pickle_counts_the_images_of_the_official_file(tmp_path: Path) -> None:
+    cifar10 = write_cifar10_python(tmp_path / "c10", IMAGES_PER_BATCH)
+    cifar100 = write_cifar100_python(tmp_path / "c100", IMAGES_PER_BATCH)
 
-    [rejected] = _read_file(CIFAR10, path)
+    [batch] = _read_file(CIFAR10, truncate(cifar10 / "data_batch_2"))
+    [train] = _read_file(CIFAR100, truncate(cifar100 / "train"))
+    [test] = _read_file(CIFAR100, truncate(cifar100 / "test"))
 
-    assert rejected.reason == base.UNREADABLE_FILE
-    assert "not a whole number of 3073-byte records" in rejected.detail
+    assert "not a pickle" in batch.detail
+    assert [(r.source_id, r.count) for r in (batch, train, test)] == [
+        ("data_batch_2", 10_000),
+        ("train", 50_000),
+        ("test", 10_000),
+    ]
+
+
+def test_truncated_binary_file_counts_the_images_of_the_official_file(tmp_path: Path) -> None:
+    cifar10 = write_cifar10_binary(tmp_path / "c10", IMAGES_PER_BATCH)
+    cifar100 = write_cifar100_binary(tmp_path / "c100", IMAGES_PER_BATCH)
+
+    [test_batch] = _read_file(CIFAR10, truncate(cifar10 / "test_batch.bin"))
+    [train] = _read_file(CIFAR100, truncate(cifar100 / "train.bin"))
+
+    assert test_batch.reason == train.reason == base.UNREADABLE_FILE
+    assert "not a whole number of 3073-byte records" in test_batch.detail
+    assert "not a whole number of 3074-byte records" in train.detail
+    assert (test_batch.count, train.count) == (10_000, 50_000)
+
+
+def test_oversized_truncated_binary_file_counts_at_least_the_records_it_starts(
+    tmp_path: Path,
+) -> None:
+    cifar10 = write_cifar10_binary(tmp_path, IMAGES_PER_BATCH)
+    # A non-official batch holding more than 10,000 records, cut inside its last one.
+    (cifar10 / "data_batch_6.bin").write_bytes(bytes(10_001 * 3073 - 5))
+
+    [rejected] = _read_file(CIFAR10, cifar10 / "data_batch_6.bin")
+
+    assert rejected.count == 10_001
 
 
 def test_labels_outside_the_class_names_are_rejected_one_by_one(cifar_dir: Path) -> None:

@@ -1,4 +1,4 @@
-"""The TFMA EvalConfig of every preset, and the expected calibration error metric."""
+"""The TFMA EvalConfig of every preset, and the calibration and per-class metrics."""
 
 import numpy as np
 import pytest
@@ -6,17 +6,10 @@ import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types
 
 from pipeline.calibration import ExpectedCalibrationError, expected_calibration_error
+from pipeline.class_metrics import PerClassPrecisionRecall
 from pipeline.config import PRESETS, EvaluationConfig, GateConfig
-from pipeline.evaluation import BASELINE, CANDIDATE, build_eval_config
-from pipeline.schemas import class_names_from_schema
-
-
-def num_classes(preset: str) -> int:
-    """Classes listed by the preset's curated schema (any count for open-ended data sets)."""
-    try:
-        return len(class_names_from_schema(PRESETS[preset]().schema_dir))
-    except (ValueError, FileNotFoundError):
-        return 7
+from pipeline.evaluation import BASELINE, CANDIDATE, build_eval_config, check_top_k
+from pipeline.schemas import num_classes_from_schema
 
 
 def metric_names(config: tfma.EvalConfig) -> set[str]:
@@ -26,8 +19,8 @@ def metric_names(config: tfma.EvalConfig) -> set[str]:
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_eval_config_builds_and_verifies_for_every_preset(preset):
     config = PRESETS[preset]()
-    k = num_classes(preset)
-    eval_config = build_eval_config(config.gate, config.evaluation, max(k, config.evaluation.top_k))
+    check_top_k(config.evaluation, config.schema_dir)
+    eval_config = build_eval_config(config.gate, config.evaluation)
 
     # What the Evaluator does with it before running.
     checked = tfma.utils.update_eval_config_with_defaults(eval_config, has_baseline=True)
@@ -43,8 +36,7 @@ def test_eval_config_builds_and_verifies_for_every_preset(preset):
         "SparseCategoricalCrossentropy",
         "ExpectedCalibrationError",
         "MultiClassConfusionMatrixPlot",
-        "Precision",
-        "Recall",
+        "PerClassPrecisionRecall",
     } <= metric_names(eval_config)
     slices = [list(s.feature_keys) for s in eval_config.slicing_specs]
     assert slices == [[]] + [[f] for f in config.evaluation.slices]
@@ -52,7 +44,7 @@ def test_eval_config_builds_and_verifies_for_every_preset(preset):
 
 def test_thresholds_gate_the_overall_slice_only():
     gate = GateConfig(min_accuracy=0.3, min_gain=0.02)
-    eval_config = build_eval_config(gate, EvaluationConfig(), num_classes=10)
+    eval_config = build_eval_config(gate, EvaluationConfig())
     thresholds = [
         (m.class_name, t)
         for spec in eval_config.metrics_specs
@@ -64,13 +56,61 @@ def test_thresholds_gate_the_overall_slice_only():
     assert list(threshold.slicing_specs) == [tfma.SlicingSpec()]
     assert threshold.threshold.value_threshold.lower_bound.value == pytest.approx(0.3)
     assert threshold.threshold.change_threshold.absolute.value == pytest.approx(0.02)
-    binarized = [s for s in eval_config.metrics_specs if s.HasField("binarize")]
-    assert list(binarized[0].binarize.class_ids.values) == list(range(10))
+    assert not any(s.HasField("binarize") for s in eval_config.metrics_specs), (
+        "nothing may depend on the number of classes"
+    )
+
+
+@pytest.mark.parametrize(
+    ("preset", "classes"),
+    [("cifar10", 10), ("cifar100", 100), ("imagenet", 1000), ("mnist", 10), ("folder", None)],
+)
+def test_curated_schemas_fix_the_number_of_classes_except_folder(preset, classes):
+    assert num_classes_from_schema(PRESETS[preset]().schema_dir) == classes
 
 
 def test_top_k_larger_than_the_classes_is_a_clear_error():
-    with pytest.raises(ValueError, match="top_k=5 must be between 1 and the number of classes"):
-        build_eval_config(GateConfig(), EvaluationConfig(top_k=5), num_classes=3)
+    cifar10, folder = PRESETS["cifar10"]().schema_dir, PRESETS["folder"]().schema_dir
+    with pytest.raises(ValueError, match="top_k=11 must be between 1 and the number of classes"):
+        check_top_k(EvaluationConfig(top_k=11), cifar10)
+    with pytest.raises(ValueError, match="top_k=0 must be between 1"):
+        check_top_k(EvaluationConfig(top_k=0), folder)
+    check_top_k(EvaluationConfig(top_k=10), cifar10)
+    check_top_k(EvaluationConfig(top_k=50), folder)  # any number of class folders
+
+
+def _standard_inputs(label: int, prediction: list[float]) -> metric_types.StandardMetricInputs:
+    return metric_types.StandardMetricInputs(
+        labels=np.array([label]), predictions=np.array(prediction), example_weights=np.array([1.0])
+    )
+
+
+def test_per_class_precision_and_recall_find_the_classes_when_evaluating():
+    matrices, derived = PerClassPrecisionRecall().computations(model_names=[""])
+    combiner = matrices.combiner
+    inputs = [
+        (0, [0.7, 0.2, 0.1, 0.0]),  # right
+        (0, [0.1, 0.8, 0.1, 0.0]),  # 0 taken for 1
+        (1, [0.1, 0.8, 0.1, 0.0]),  # right
+        (2, [0.1, 0.2, 0.7, 0.0]),  # right; class 3 is neither a label nor predicted
+    ]
+    accumulator = combiner.create_accumulator()
+    for label, prediction in inputs:
+        accumulator = combiner.add_input(accumulator, _standard_inputs(label, prediction))
+    values = derived.result(combiner.extract_output(accumulator))
+
+    by_class = {(k.name, k.sub_key.class_id): v for k, v in values.items()}
+    assert by_class == pytest.approx(
+        {
+            ("precision", 0): 1.0,
+            ("recall", 0): 0.5,
+            ("precision", 1): 0.5,
+            ("recall", 1): 1.0,
+            ("precision", 2): 1.0,
+            ("recall", 2): 1.0,
+        }
+    )
+    assert all(k.sub_key.class_id in (0, 1, 2) for k in values)
 
 
 def test_ece_from_bin_totals():

@@ -1,15 +1,17 @@
 """Tests of the ImageExampleGen component and its executor, run on the DirectRunner."""
 
 import collections
+import json
 from pathlib import Path
 
 import pytest
 import tensorflow as tf
 from apache_beam.metrics.metric import MetricsFilter
 from tfx.proto import example_gen_pb2
+from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
-from components.image_example_gen import executor
+from components.image_example_gen import class_names, executor
 from components.image_example_gen.component import (
     create_image_example_gen,
     read_class_names,
@@ -86,6 +88,30 @@ def test_executor_writes_train_and_eval_splits_of_examples(cifar_dir: Path, tmp_
         "files_read[eval]": 1,
         "examples_read[eval]": IMAGES_PER_BATCH,
     }
+
+
+def test_executor_stores_the_class_names_with_the_examples(cifar_dir: Path, tmp_path: Path) -> None:
+    exec_properties = create_image_example_gen(str(cifar_dir), "cifar10").exec_properties
+    examples = standard_artifacts.Examples()
+
+    run_executor(exec_properties, tmp_path / "examples", examples)
+
+    content = json.loads((tmp_path / "examples" / class_names.FILE_NAME).read_text())
+    assert content == {"format_version": 1, "class_names": CIFAR10_CLASS_NAMES}
+    assert class_names.read(examples.uri) == CIFAR10_CLASS_NAMES
+    # Custom properties, published to ML Metadata with the artifact.
+    assert examples.get_json_value_custom_property("class_names") == CIFAR10_CLASS_NAMES
+    assert examples.get_int_custom_property("num_classes") == 10
+
+
+def test_class_names_of_an_unknown_format_or_foreign_examples_are_clear_errors(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(FileNotFoundError, match="must come from ImageExampleGen"):
+        class_names.read(str(tmp_path))
+    (tmp_path / class_names.FILE_NAME).write_text('{"format_version": 2, "class_names": []}')
+    with pytest.raises(ValueError, match="format_version 2; this code reads version 1"):
+        class_names.read(str(tmp_path))
 
 
 def test_executor_names_the_layout_when_a_split_matches_no_file(

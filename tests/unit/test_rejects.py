@@ -11,6 +11,7 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 from components.image_example_gen import rejects
 from components.image_example_gen.component import create_image_example_gen
 from components.image_example_gen.validation import describe
+from tests.fixtures.cifar import truncate, write_cifar10_python
 from tests.fixtures.images import truncated_jpeg, write_class_tree
 from tests.fixtures.reading import run_executor
 
@@ -50,6 +51,28 @@ def test_rejects_are_counted_written_and_kept_out_of_the_examples(
     counts = {c.key.metric.name: c.committed for c in counters["counters"]}
     assert counts["rejected[eval][corrupt_image]"] == counts["rejected[eval][empty_file]"] == 1
     assert counts["files_read[eval]"] == 42
+
+
+def test_an_unreadable_cifar_batch_counts_as_the_images_it_held(tmp_path: Path) -> None:
+    data_dir = write_cifar10_python(tmp_path / "data", 20)  # 3 train batches + test, 20 each
+    truncate(data_dir / "data_batch_1")
+    component = create_image_example_gen(str(data_dir), "cifar10", max_rejected_fraction=1.0)
+
+    splits, _ = run_executor(component.exec_properties, tmp_path / "examples")
+
+    assert {split: len(examples) for split, examples in splits.items()} == {"train": 40, "eval": 20}
+    rejected_dir = tmp_path / "examples" / rejects.REJECTED_DIR
+    [line] = [line for p in rejected_dir.glob("*.jsonl") for line in p.read_text().splitlines()]
+    record = json.loads(line)
+    assert (record["split"], record["source_id"], record["reason"], record["count"]) == (
+        "train",
+        "data_batch_1",
+        "unreadable_file",
+        10_000,
+    )
+    report = rejects.RejectReport.read(str(rejected_dir))
+    assert (report.examples, report.rejected) == (60, {"unreadable_file": 10_000})
+    assert report.summary().startswith("rejected 10000 of 10060 inputs (99.404%)")
 
 
 def test_too_many_rejects_fail_with_a_one_line_summary(dirty_tree: Path, tmp_path: Path) -> None:

@@ -86,6 +86,17 @@ def test_compiled_spec_has_every_component_in_order_on_the_image(tmp_path, runne
     assert str(Path(__file__).parents[2]) not in text, "no path of this checkout may leak"
 
 
+def test_trainers_read_the_class_names_from_the_examples_not_the_spec(tmp_path):
+    spec = compile_spec(tmp_path, "kubeflow")
+    for trainer in ("BaselineTrainer", "CandidateTrainer"):
+        inputs = tasks(spec)[trainer]["inputs"]
+        value = inputs["parameters"]["custom_config"]["runtimeValue"]
+        assert "class_names" not in json.loads(value["constantValue"]["stringValue"])
+        dataset = inputs["artifacts"]["dataset"]["taskOutputArtifact"]
+        assert dataset == {"outputArtifactKey": "examples", "producerTask": "FileBasedExampleGen"}
+    assert "airplane" not in json.dumps(spec), "no class name is compiled in"
+
+
 def test_beam_preset_and_extra_args_reach_every_beam_component(tmp_path):
     spec = compile_spec(tmp_path, "vertex", "--beam=multi_processing", "--beam-arg=--num_workers=4")
     for component in ("FileBasedExampleGen", "StatisticsGen", "Transform", "Evaluator"):
@@ -105,7 +116,8 @@ def test_vertex_training_switch_runs_both_trainers_as_gpu_jobs(tmp_path):
     executors = spec["pipelineSpec"]["deploymentSpec"]["executors"]
     for trainer in ("BaselineTrainer", "CandidateTrainer"):
         args = executors[f"{trainer}_executor"]["container"]["args"]
-        assert "tfx.extensions.google_cloud_ai_platform.trainer.executor" in " ".join(args)
+        # TFX's Vertex AI Training executor, running our Trainer executor in the job.
+        assert "components.trainer.component.VertexExecutor" in " ".join(args)
         value = tasks(spec)[trainer]["inputs"]["parameters"]["custom_config"]["runtimeValue"]
         config = json.loads(value["constantValue"]["stringValue"])
         [pool] = config["ai_platform_training_args"]["worker_pool_specs"]

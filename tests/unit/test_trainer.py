@@ -1,14 +1,24 @@
-"""The training loop: resume after an interruption, the learning-rate log, the recipe knobs."""
+"""The training loop: resume after an interruption, the learning-rate log, the recipe knobs;
+the Trainer component's access to the class names."""
 
 import dataclasses
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from tfx.types import artifact_utils, standard_artifacts
 
+from components.image_example_gen.component import create_image_example_gen
+from components.trainer import component
+from components.trainer.dataset import dataset_class_names
 from models.registry import build_model
 from models.trainer import build_optimizer, fit
 from pipeline.config import TrainConfig
+from tests.fixtures import trainer as trainer_fixture
+from tests.fixtures.cifar import CIFAR10_CLASS_NAMES, write_cifar10_python
+from tests.fixtures.reading import run_executor
 
 STEPS, BATCH, CLASSES = 2, 4, 3
 
@@ -89,3 +99,41 @@ def test_stochastic_depth_and_dropout_reach_the_model():
 def test_unknown_model_option_is_a_clear_error():
     with pytest.raises(ValueError, match="simple_cnn.*survival_prob"):
         build_model("simple_cnn", input_shape=(8, 8, 3), num_classes=2, survival_prob=0.9)
+
+
+def _artifact(artifact_type, uri: Path):
+    artifact = artifact_type()
+    artifact.uri = str(uri)
+    return artifact
+
+
+def test_trainer_reads_the_class_names_image_example_gen_stored(tmp_path: Path) -> None:
+    data_dir = write_cifar10_python(tmp_path / "data", 10, 1)
+    exec_properties = create_image_example_gen(str(data_dir), "cifar10").exec_properties
+    dataset = _artifact(standard_artifacts.Examples, tmp_path / "examples")
+    run_executor(exec_properties, tmp_path / "examples", dataset)
+    transformed = _artifact(standard_artifacts.Examples, tmp_path / "transformed")
+    transformed.split_names = artifact_utils.encode_split_names(["train", "eval"])
+    model = _artifact(standard_artifacts.Model, tmp_path / "model")
+
+    component.Executor().Do(
+        {"examples": [transformed], component.DATASET_KEY: [dataset]},
+        {"model": [model], "model_run": [_artifact(standard_artifacts.ModelRun, tmp_path / "run")]},
+        {
+            "train_args": "{}",
+            "eval_args": "{}",
+            "custom_config": json.dumps({"model": "simple_cnn"}),
+            "run_fn": f"{trainer_fixture.__name__}.record_class_names",
+        },
+    )
+
+    [names_file] = tf.io.gfile.glob(f"{model.uri}/*/{trainer_fixture.NAMES_FILE}")
+    assert json.loads(Path(names_file).read_text()) == CIFAR10_CLASS_NAMES
+
+
+def test_run_fn_without_the_dataset_input_says_how_to_build_the_trainer() -> None:
+    class FnArgs:
+        custom_config = {"model": "simple_cnn"}
+
+    with pytest.raises(KeyError, match="create_trainer"):
+        dataset_class_names(FnArgs())

@@ -58,23 +58,33 @@ class Rejected:
       source_id: the file, or `<file>:<index>` for one image of a batch file.
       reason: one of the reason constants of this module, e.g. `CORRUPT_IMAGE`.
       detail: a human-readable explanation.
+      count: the images lost: 1, or for a whole unreadable batch file the images it was
+        meant to hold (so the rejected fraction counts images, not files).
     """
 
     source_id: str
     reason: str
     detail: str
+    count: int = 1
 
 
 class InvalidInputError(Exception):
-    """Raised by the shared readers for an input that must become a `Rejected` record."""
+    """Raised by the shared readers for an input that must become a `Rejected` record.
 
-    def __init__(self, reason: str, detail: str):
+    `count`: the images the input held, when the reader knows it (e.g. a batch file whose
+    labels are readable); None leaves it to the caller of `rejected`.
+    """
+
+    def __init__(self, reason: str, detail: str, count: int | None = None):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.count = count
 
-    def rejected(self, source_id: str) -> Rejected:
-        return Rejected(source_id, self.reason, self.detail)
+    def rejected(self, source_id: str, default_count: int = 1) -> Rejected:
+        """The record of the input `source_id`, standing for `self.count` images when known,
+        else `default_count`."""
+        return Rejected(source_id, self.reason, self.detail, self.count or default_count)
 
 
 class ImageSource(abc.ABC):

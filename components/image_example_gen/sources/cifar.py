@@ -9,6 +9,13 @@ batches lists the class names.
 Binary layout: each `.bin` file is a sequence of records of 1 label byte (CIFAR-100: coarse
 then fine, 2 bytes) and the same 3072 pixel bytes; text files beside them list the names.
 
+A batch file that cannot be read (not a pickle, missing keys, misshapen array, partial
+record) is one `Rejected` record standing for the images it was meant to hold, so that the
+rejected fraction counts images: the number of labels when they are readable, else the count
+of the official file of that name (CIFAR-10: 10,000 per batch; CIFAR-100: 50,000 in `train`,
+10,000 in `test`; 10,000 for a name the layout does not define) and, for a binary file, at
+least the records its size starts (a truncated file held at least those).
+
 The data dir may be the batches directory, its parent, or an official `.tar.gz` (unpacked
 into the cache dir). When it does not exist, the official python archive is downloaded into
 the cache dir, checked against its published MD5 and unpacked. Both variants are
@@ -35,6 +42,8 @@ _PIXELS = _SIDE * _SIDE * _CHANNELS
 _DATA_KEY = b"data"
 _FILENAMES_KEY = b"filenames"
 _BINARY_SUFFIX = ".bin"
+# Images per batch file of the official layouts, unless the layout says otherwise.
+_OFFICIAL_BATCH_IMAGES = 10_000
 COARSE_LABEL_KEY = "coarse_label"
 COARSE_LABEL_NAME_KEY = "coarse_label_name"
 
@@ -48,12 +57,19 @@ class CifarLayout:
       meta_file: file listing the (fine) class names; its presence identifies the layout.
       coarse_meta_file: binary layout only: file listing the coarse class names.
       splits: (split name, file pattern) pairs.
+      images_per_file: (file name, images) of the official files that do not hold the usual
+        10,000 images.
     """
 
     subdir: str
     meta_file: str
     splits: tuple[tuple[str, str], ...]
     coarse_meta_file: str = ""
+    images_per_file: tuple[tuple[str, int], ...] = ()
+
+    def official_images(self, file_name: str) -> int:
+        """Images the official file `file_name` holds (10,000 for names it does not list)."""
+        return dict(self.images_per_file).get(file_name, _OFFICIAL_BATCH_IMAGES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +82,8 @@ class CifarSource(base.ImageSource):
       label_names_key, labels_key: keys of the class names (python meta) and labels (batches).
       coarse_names_key, coarse_labels_key: CIFAR-100's superclass keys; empty for CIFAR-10.
       archive: the official python-layout archive, downloaded when no local copy exists.
-      cache_dir: where archives are downloaded and unpacked.
+      cache_dir: where archives are downloaded and unpacked; None is
+        `download.default_cache_dir()`.
     """
 
     name: str
@@ -78,7 +95,7 @@ class CifarSource(base.ImageSource):
     archive: download.Archive
     coarse_names_key: bytes = b""
     coarse_labels_key: bytes = b""
-    cache_dir: str = download.DEFAULT_CACHE_DIR
+    cache_dir: str | None = None
 
     def resolve_data_dir(self, data_dir: str) -> str:
         """The batches directory in `data_dir`, its sub-directory, an archive, or the cache.
@@ -98,16 +115,17 @@ class CifarSource(base.ImageSource):
                 f"expected {self.layout}"
             )
         # A copy unpacked by an earlier run, or put in the cache by the user.
+        cache_dir = self._cache_dir()
         cached = self._find_layout(self._unpacked_dir(self.archive.file_name)) or (
-            self._find_layout(self.cache_dir)
+            self._find_layout(cache_dir)
         )
         if cached:
             logging.info("%s does not exist: using the copy in %s", data_dir, cached)
             return cached
         logging.warning(
-            "%s does not exist: downloading %s into %s", data_dir, self.archive.url, self.cache_dir
+            "%s does not exist: downloading %s into %s", data_dir, self.archive.url, cache_dir
         )
-        return self._unpack(download.fetch(self.archive, self.cache_dir))
+        return self._unpack(download.fetch(self.archive, cache_dir))
 
     def splits(self, data_dir: str) -> dict[str, str]:
         return dict(self._layout_of(data_dir).splits)
@@ -126,7 +144,9 @@ class CifarSource(base.ImageSource):
             else:
                 images, labels, coarse_labels, filenames = self._load_python(item.path)
         except base.InvalidInputError as e:
-            yield e.rejected(item.source_id)
+            rejected = e.rejected(item.source_id, self._official_images(item.path))
+            detail = f"{rejected.detail}; counts as {rejected.count} rejected images"
+            yield dataclasses.replace(rejected, detail=detail)
             return
         for index, (image, label) in enumerate(zip(images, labels, strict=True)):
             source_id = filenames[index] if filenames else f"{item.source_id}:{index}"
@@ -139,6 +159,11 @@ class CifarSource(base.ImageSource):
                     extra = {COARSE_LABEL_KEY: coarse, COARSE_LABEL_NAME_KEY: coarse_names[coarse]}
             yield rejected or base.image_example(image, label, class_names[label], source_id, extra)
 
+    def _official_images(self, path: str) -> int:
+        """Images the official batch file named like `path` holds."""
+        layout = self.binary if path.endswith(_BINARY_SUFFIX) else self.python
+        return layout.official_images(os.path.basename(path))
+
     def _find_layout(self, data_dir: str) -> str | None:
         for layout in (self.python, self.binary):
             for candidate in (data_dir, base.join(data_dir, layout.subdir)):
@@ -146,9 +171,12 @@ class CifarSource(base.ImageSource):
                     return candidate
         return None
 
+    def _cache_dir(self) -> str:
+        return self.cache_dir or download.default_cache_dir()
+
     def _unpacked_dir(self, archive_name: str) -> str:
         """Where the archive `archive_name` (`<stem>.tar.gz`) is unpacked: cache_dir/<stem>."""
-        return os.path.join(self.cache_dir, archive_name[: -len(".tar.gz")])
+        return os.path.join(self._cache_dir(), archive_name[: -len(".tar.gz")])
 
     def _unpack(self, archive_path: str) -> str:
         dest = self._unpacked_dir(os.path.basename(archive_path))
@@ -193,6 +221,7 @@ class CifarSource(base.ImageSource):
                 base.UNREADABLE_FILE,
                 f"{_DATA_KEY!r} is {data.dtype} {data.shape} but must be uint8 "
                 f"({len(labels)}, {_PIXELS}), one row per label: expected {self.layout}",
+                count=len(labels) or None,
             )
         coarse = (
             [int(label) for label in batch[self.coarse_labels_key]]
@@ -208,10 +237,12 @@ class CifarSource(base.ImageSource):
             raw = np.frombuffer(f.read(), np.uint8)
         record = label_bytes + _PIXELS
         if raw.size == 0 or raw.size % record:
+            started = -(-raw.size // record)  # the records the bytes start, the last partial
             raise base.InvalidInputError(
                 base.UNREADABLE_FILE,
                 f"{raw.size} bytes is not a whole number of {record}-byte records: "
                 f"expected {self.layout}",
+                count=max(started, self._official_images(path)),
             )
         records = raw.reshape(-1, record)
         labels = records[:, label_bytes - 1].tolist()
@@ -281,12 +312,18 @@ CIFAR100 = CifarSource(
         f"coarse_label_names.txt), as unpacked from {_CIFAR_URL}cifar-100-python.tar.gz or "
         "cifar-100-binary.tar.gz"
     ),
-    python=CifarLayout("cifar-100-python", "meta", (("train", "train"), ("eval", "test"))),
+    python=CifarLayout(
+        "cifar-100-python",
+        "meta",
+        (("train", "train"), ("eval", "test")),
+        images_per_file=(("train", 50_000),),
+    ),
     binary=CifarLayout(
         "cifar-100-binary",
         "fine_label_names.txt",
         (("train", "train.bin"), ("eval", "test.bin")),
         coarse_meta_file="coarse_label_names.txt",
+        images_per_file=(("train.bin", 50_000),),
     ),
     label_names_key=b"fine_label_names",
     labels_key=b"fine_labels",

@@ -1,0 +1,87 @@
+"""ImageExampleGen's writer: sized shards whose content and order repeat from run to run."""
+
+from pathlib import Path
+
+import apache_beam as beam
+import pytest
+import tensorflow as tf
+
+from components.image_example_gen import shards
+from components.image_example_gen.component import create_image_example_gen
+from components.image_example_gen.sources.base import make_example
+from tests.fixtures.cifar import write_cifar10_python
+from tests.fixtures.reading import run_executor
+
+
+def _examples(n: int) -> list[tf.train.Example]:
+    return [make_example(b"x" * 100, 1, 1, 3, i % 3, "c", f"img{i:03d}") for i in range(n)]
+
+
+def _write(tmp_path: Path, examples: list[tf.train.Example], shard_bytes: int) -> list[Path]:
+    with beam.Pipeline() as pipeline:
+        _ = (
+            pipeline
+            | beam.Create(examples, reshuffle=True)
+            | shards.WriteShards(str(tmp_path), shard_bytes)
+        )
+    return sorted(tmp_path.glob("*.gz"))
+
+
+def _records(path: Path) -> list[bytes]:
+    return [r.numpy() for r in tf.data.TFRecordDataset(str(path), compression_type="GZIP")]
+
+
+def test_shards_are_sized_complete_and_sorted_by_the_hash_of_the_source_id(tmp_path: Path):
+    examples = _examples(60)
+    record_bytes = len(examples[0].SerializeToString())
+
+    files = _write(tmp_path, examples, shard_bytes=10 * record_bytes)
+
+    assert [f.name for f in files] == [f"data_tfrecord-{i:05d}-of-00006.gz" for i in range(6)]
+    written = [tf.train.Example.FromString(r) for f in files for r in _records(f)]
+    assert sorted(written, key=shards.order_key) == sorted(examples, key=shards.order_key), (
+        "every example exactly once"
+    )
+    for f in files:
+        keys = [shards.order_key(tf.train.Example.FromString(r)) for r in _records(f)]
+        assert keys == sorted(keys)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_the_same_examples_give_byte_identical_shards_in_any_input_order(tmp_path: Path):
+    examples = _examples(40)
+
+    first = _write(tmp_path / "a", examples, shard_bytes=1000)
+    second = _write(tmp_path / "b", list(reversed(examples)), shard_bytes=1000)
+
+    assert len(first) > 1
+    assert [f.read_bytes() for f in first] == [f.read_bytes() for f in second]
+
+
+def test_an_empty_split_still_gets_its_one_shard(tmp_path: Path):
+    [only] = _write(tmp_path, [], shard_bytes=1000)
+    assert only.name == "data_tfrecord-00000-of-00001.gz"
+    assert _records(only) == []
+
+
+def test_executor_repeats_its_output_byte_for_byte(tmp_path: Path):
+    data_dir = write_cifar10_python(tmp_path / "data", 30, 2)
+    exec_properties = create_image_example_gen(
+        str(data_dir), "cifar10", shard_bytes=20_000
+    ).exec_properties
+
+    outputs = []
+    for run in ("first", "second"):
+        splits, _ = run_executor(exec_properties, tmp_path / run)
+        assert {name: len(e) for name, e in splits.items()} == {"train": 60, "eval": 30}
+        files = sorted((tmp_path / run / "Split-train").glob("*.gz"))
+        outputs.append([f.read_bytes() for f in files])
+
+    assert len(outputs[0]) > 1, "small shards: more than one file"
+    assert outputs[0] == outputs[1]
+
+
+def test_a_shard_size_below_one_byte_is_a_clear_error(tmp_path: Path):
+    with pytest.raises(ValueError, match="shard size must be positive"):
+        data_dir = write_cifar10_python(tmp_path, 2, 1)
+        create_image_example_gen(str(data_dir), "cifar10", shard_bytes=0)
