@@ -156,6 +156,31 @@ class LearningRateLog(keras.callbacks.Callback):
         logs["learning_rate"] = float(keras.backend.get_value(lr))
 
 
+class ValidateWithAverage(keras.callbacks.Callback):
+    """With an EMA of the weights, validation scores the average (what is evaluated and
+    exported once `fit` ends) rather than the raw weights, so the per-epoch lines and the
+    learning curves show the model that ships; the raw weights are put back for training."""
+
+    def __init__(self):
+        super().__init__()
+        self._raw: list[Any] | None = None
+
+    def on_test_begin(self, logs=None):
+        optimizer = self.model.optimizer
+        if not getattr(optimizer, "use_ema", False):
+            return
+        variables = self.model.trainable_variables
+        self._raw = [tf.identity(v) for v in variables]
+        optimizer.finalize_variable_values(variables)  # assigns the averages
+
+    def on_test_end(self, logs=None):
+        if self._raw is None:
+            return
+        for variable, raw in zip(self.model.trainable_variables, self._raw, strict=True):
+            variable.assign(raw)
+        self._raw = None
+
+
 class EpochCheckpoint(keras.callbacks.Callback):
     """Saves `checkpoint` (model, optimizer, epoch counter) through `manager` every epoch."""
 
@@ -388,7 +413,7 @@ def fit(
         optimizer.build(model.trainable_variables)
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
     history: list[dict[str, float]] = []
-    callbacks: list[keras.callbacks.Callback] = [LearningRateLog()]
+    callbacks: list[keras.callbacks.Callback] = [LearningRateLog(), ValidateWithAverage()]
     history_paths = [os.path.join(run_dir, HISTORY_FILE)]
     if checkpoint_directory:
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch)

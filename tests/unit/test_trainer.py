@@ -84,6 +84,28 @@ def test_optimizers_and_ema_build(optimizer):
     assert opt.use_ema and opt.ema_momentum == pytest.approx(0.99985)
 
 
+def test_with_ema_the_epoch_lines_score_the_averaged_weights_that_ship(tmp_path):
+    train = _train(epochs=2, optimizer="sgd", ema_decay=0.9, learning_rate=0.5)
+    eval_ds = _batches(0).take(1)
+    model = _model()
+
+    history = fit(
+        model,
+        _batches,
+        eval_ds,
+        train=train,
+        model_name="m",
+        steps_per_epoch=STEPS,
+        run_dir=str(tmp_path),
+        checkpoint_directory=None,
+    )
+
+    # After fit the model holds the average (Keras swaps it in); the last epoch line scored
+    # the same weights, so it reports the same loss. Raw weights would differ at lr 0.5.
+    shipped_loss = model.evaluate(eval_ds, verbose=0)[0]
+    assert history[-1]["val_loss"] == pytest.approx(shipped_loss, rel=1e-5)
+
+
 def test_stochastic_depth_and_dropout_reach_the_model():
     model = build_model(
         "resnet_tiny",
