@@ -53,15 +53,20 @@ def decode_and_resize(encoded: tf.Tensor, image_size: int) -> tf.Tensor:
 def normalize_channels(images: tf.Tensor) -> tf.Tensor:
     """Standardises each channel with its mean and deviation over the whole training split.
 
-    Every image has the same number of pixels, so the mean of per-image channel means is the
-    exact pixel mean (likewise for the mean of squares).
+    The statistics are exact: integer sums of the 8-bit levels of the pixels (0..255; images
+    resized from another size are rounded to the nearest level for the statistics only) and of
+    their squares, which do not depend on the order in which Beam combines the batches. Float
+    sums would, in their last bits, and those bits change what a seeded training learns: with
+    exact sums the same data gives the same Transform output and the same models.
     """
-    per_image_mean = tf.reduce_mean(images, axis=[1, 2])
-    per_image_mean_sq = tf.reduce_mean(tf.square(images), axis=[1, 2])
-    mean = tft.mean(per_image_mean, reduce_instance_dims=False, name="channel_mean")
-    mean_sq = tft.mean(per_image_mean_sq, reduce_instance_dims=False, name="channel_mean_sq")
-    std = tf.sqrt(tf.maximum(mean_sq - tf.square(mean), 1e-12))
-    return (images - mean) / std
+    levels = tf.cast(tf.round(images * 255.0), tf.int64)
+    level_sum = tft.sum(tf.reduce_sum(levels, axis=[1, 2]), reduce_instance_dims=False)
+    square_sum = tft.sum(tf.reduce_sum(tf.square(levels), axis=[1, 2]), reduce_instance_dims=False)
+    pixels = tf.cast(tft.size(levels[..., 0]), tf.float64)
+    mean = tf.cast(level_sum, tf.float64) / pixels
+    variance = tf.cast(square_sum, tf.float64) / pixels - tf.square(mean)
+    std = tf.sqrt(tf.maximum(variance, 1e-6)) / 255.0
+    return (images - tf.cast(mean / 255.0, tf.float32)) / tf.cast(std, tf.float32)
 
 
 def image_properties(images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

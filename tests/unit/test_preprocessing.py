@@ -53,6 +53,21 @@ def test_images_are_normalised_with_training_split_channel_statistics(images, tm
     assert [int(np.asarray(t["label"]).reshape(-1)[0]) for t in transformed] == [0, 1, 2, 0, 1, 2]
 
 
+def test_statistics_do_not_depend_on_the_order_of_the_data(tmp_path):
+    rng = np.random.default_rng(1)
+    pixels = [rng.integers(0, 256, (8, 8, 3), dtype=np.uint8) for _ in range(40)]
+    raw = [{"image": [encode(px)], "label": [0]} for px in pixels]
+    order = rng.permutation(len(raw))
+
+    forward, _ = analyze_and_transform(raw, tmp_path / "forward", image_size=8)
+    shuffled, _ = analyze_and_transform([raw[i] for i in order], tmp_path / "shuffled", 8)
+
+    # Bit for bit: float sums of the statistics would differ in their last bits.
+    forward_images = np.stack([np.asarray(t["image"]) for t in forward])
+    shuffled_images = np.stack([np.asarray(t["image"]) for t in shuffled])
+    np.testing.assert_array_equal(forward_images[order], shuffled_images)
+
+
 def test_jpeg_grey_and_odd_sizes_are_decoded_to_rgb_at_the_model_size(tmp_path):
     grey = np.full((20, 10), 128, dtype=np.uint8)
     colour = np.zeros((5, 7, 3), dtype=np.uint8)
