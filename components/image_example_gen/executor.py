@@ -195,11 +195,15 @@ class Executor(BaseExampleGenExecutor):
             output_dict[standard_component_specs.EXAMPLES_KEY]
         )
         rejected_dir = os.path.join(examples.uri, rejects.REJECTED_DIR)
+        reader = ReaderConfig.from_exec_properties(exec_properties)
         self._log_startup(input_dict, output_dict, exec_properties)
-        self._write_examples(examples, {**exec_properties, _REJECTED_DIR_KEY: rejected_dir})
-        write_class_names(examples, _class_names(exec_properties))
+        self._write_examples(
+            examples, {**exec_properties, _REJECTED_DIR_KEY: rejected_dir}, reader.shard_bytes
+        )
+        data_dir = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+        write_class_names(examples, reader.image_source().class_names(data_dir))
         report = rejects.RejectReport.read(rejected_dir)
-        max_fraction = ReaderConfig.from_exec_properties(exec_properties).max_rejected_fraction
+        max_fraction = reader.max_rejected_fraction
         if report.fraction > max_fraction:
             # <component dir>/examples/<id> -> <component dir>/rejected/<id>
             outputs_dir, execution_id = os.path.split(examples.uri.rstrip("/"))
@@ -211,7 +215,9 @@ class Executor(BaseExampleGenExecutor):
             logging.warning("ImageExampleGen %s", report.summary())
         report.check(max_fraction)
 
-    def _write_examples(self, examples: Any, exec_properties: dict[str, Any]) -> None:
+    def _write_examples(
+        self, examples: Any, exec_properties: dict[str, Any], shard_bytes: int
+    ) -> None:
         """What `BaseExampleGenExecutor.Do` does, with `shards.WriteShards` as the writer."""
         input_config = proto_utils.json_to_proto(
             exec_properties[standard_component_specs.INPUT_CONFIG_KEY], example_gen_pb2.Input()
@@ -222,7 +228,6 @@ class Executor(BaseExampleGenExecutor):
         examples.split_names = artifact_utils.encode_split_names(
             example_gen_utils.generate_output_split_names(input_config, output_config)
         )
-        shard_bytes = ReaderConfig.from_exec_properties(exec_properties).shard_bytes
         with self._make_beam_pipeline() as pipeline:
             splits = self.GenerateExamplesByBeam(pipeline, exec_properties)
             for split, split_examples in splits.items():
@@ -234,9 +239,3 @@ class Executor(BaseExampleGenExecutor):
         examples_utils.set_file_format(
             examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP)
         )
-
-
-def _class_names(exec_properties: dict[str, Any]) -> list[str]:
-    """The class names of the data set ImageExampleGen read, indexed by label."""
-    source = ReaderConfig.from_exec_properties(exec_properties).image_source()
-    return source.class_names(exec_properties[standard_component_specs.INPUT_BASE_KEY])
