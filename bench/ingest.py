@@ -8,13 +8,14 @@ For each source, on the real data in ../shared/data, measures images/s of:
   on the DirectRunner in memory, one worker;
 - `beam-2`: the same on the DirectRunner in multi-processing mode with 2 worker processes.
 
-    python -m bench.ingest                               # about 3 minutes on 2 cores
-    python -m bench.ingest --sources folder --folder-per-class 5000 --modes loop beam-2
+    python -m bench.ingest                               # about 10 minutes on 2 cores
+    python -m bench.ingest --sources folder --folder-per-class 1000 --repeats 1
 
-Prints a table and writes JSON (default outputs/bench/ingest.json). The process's one-time
-start-up (TensorFlow, Beam's runner) is paid once in a warm-up and excluded; each Beam row
-still includes building and running its pipeline and, for beam-2, starting the 2 worker
-processes (each imports TensorFlow), as every pipeline run does.
+Each source and mode runs `--repeats` times (default 3), modes interleaved, and the median
+run is reported. Prints a table and writes JSON (default outputs/bench/ingest.json). The
+process's one-time start-up (TensorFlow, Beam's runner) is paid once in a warm-up and
+excluded; each Beam row still includes building and running its pipeline and, for beam-2,
+starting the 2 worker processes (each imports TensorFlow), as every pipeline run does.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def run_beam(case: Case, out_dir: str, workers: int) -> int:
         data_dir, case.source, case.splits, max_per_class=case.max_per_class
     )
     mode = "in_memory" if workers == 1 else "multi_processing"
-    options = PipelineOptions(direct_running_mode=mode, direct_num_workers=workers)
+    options = PipelineOptions([], direct_running_mode=mode, direct_num_workers=workers)
     examples = standard_artifacts.Examples()
     examples.uri = out_dir
     context = executor.Executor.Context(
@@ -121,7 +122,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sources", nargs="+", default=["cifar10", "folder", "kmnist"])
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument(
-        "--folder-per-class", type=int, default=1000, help="images per class of cifar10-jpg"
+        "--folder-per-class",
+        type=int,
+        default=5000,
+        help="images per class of cifar10-jpg (5000: all 50,000)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs per source and mode; the median is kept"
     )
     parser.add_argument("--json", default=str(REPO / "outputs" / "bench" / "ingest.json"))
     return parser.parse_args(argv)
@@ -146,14 +153,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'source':<10}{'mode':<8}{'images':>8}{'seconds':>9}{'images/s':>10}{'vs loop':>9}")
     for name in args.sources:
         case = cases(args)[name]
+        # Modes interleaved within each repeat, so that a drift in the machine's speed (ours
+        # varies by 10-15% over minutes) reaches every mode alike; the median run is kept.
+        runs: dict[str, list[dict]] = {mode: [] for mode in args.modes}
+        for _ in range(args.repeats):
+            for mode in args.modes:
+                runs[mode].append(measure(case, mode))
         loop_rate = None
         for mode in args.modes:
-            row = {"source": name, "mode": mode, **measure(case, mode)}
+            median = sorted(runs[mode], key=lambda run: run["seconds"])[len(runs[mode]) // 2]
+            row = {"source": name, "mode": mode, **median}
+            row["all_seconds"] = [run["seconds"] for run in runs[mode]]
             loop_rate = row["images_per_s"] if mode == "loop" else loop_rate
             ratio = f"{row['images_per_s'] / loop_rate:.2f}x" if loop_rate else "-"
             print(
                 f"{name:<10}{mode:<8}{row['images']:>8}{row['seconds']:>9.1f}"
-                f"{row['images_per_s']:>10}{ratio:>9}",
+                f"{row['images_per_s']:>10}{ratio:>9}   runs {row['all_seconds']}",
                 flush=True,
             )
             results.append(row)

@@ -54,16 +54,20 @@ def write_rejects(
         examples
         # Combiner lifting counts within each bundle: no per-example shuffle.
         | "CountExamples" >> beam.combiners.Count.Globally()
-        | "Summary"
+        | "WriteSummary"
         >> beam.Map(
-            lambda count, reasons: json.dumps({_EXAMPLES: count, **reasons}, sort_keys=True),
+            _write_summary,
+            base.join(rejected_dir, split + _SUMMARY_SUFFIX),
             reasons=beam.pvalue.AsDict(reason_counts),
         )
-        | "WriteSummary"
-        >> beam.io.WriteToText(
-            base.join(rejected_dir, split + _SUMMARY_SUFFIX), shard_name_template=""
-        )
     )
+
+
+def _write_summary(examples: int, path: str, reasons: dict[str, int]) -> None:
+    """Writes the one summary line of a split (a rerun task writes the same file again)."""
+    tf.io.gfile.makedirs(path.rsplit("/", 1)[0])
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write(json.dumps({_EXAMPLES: examples, **reasons}, sort_keys=True) + "\n")
 
 
 @dataclasses.dataclass(frozen=True)

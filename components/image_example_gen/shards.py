@@ -47,16 +47,15 @@ def shard_path(output_dir: str, index: int, count: int) -> str:
     return os.path.join(output_dir, f"{FILE_PREFIX}-{index:05d}-of-{count:05d}.gz")
 
 
-def _write_shard(
-    shard: tuple[int, dict[str, Iterable]], output_dir: str, count: int
-) -> Iterable[str]:
+def _write_shard(shard: tuple[int, Iterable], output_dir: str, count: int) -> Iterable[str]:
     """Writes one shard, its records sorted by key; first to a temporary name, then renamed,
-    so a retried task never leaves a partial file under the final name."""
-    index, grouped = shard
+    so a retried task never leaves a partial file under the final name. The shard's values
+    are its (key, record) pairs and one None that makes sure the shard exists."""
+    index, values = shard
     path = shard_path(output_dir, index, count)
     tmp = f"{path}.tmp"
     with tf.io.TFRecordWriter(tmp, options="GZIP") as writer:
-        for _, record in sorted(grouped["records"]):
+        for _, record in sorted(v for v in values if v is not None):
             writer.write(record)
     tf.io.gfile.rename(tmp, path, overwrite=True)
     yield path
@@ -76,22 +75,20 @@ def WriteShards(  # noqa: N802 - Beam PTransform naming, as in TFX.
     keyed = examples | "Key" >> beam.Map(
         lambda e: (order_key(e), e.SerializeToString(deterministic=True))
     )
-    count = beam.pvalue.AsSingleton(
+    count = (
         keyed
         | "Bytes" >> beam.Map(lambda kv: len(kv[1]))
         | "TotalBytes" >> beam.CombineGlobally(sum)
         | "NumShards" >> beam.Map(num_shards, shard_bytes)
     )
     records = keyed | "AssignShard" >> beam.Map(
-        lambda kv, n: (int.from_bytes(kv[0][:8], "big") % n, kv), n=count
+        lambda kv, n: (int.from_bytes(kv[0][:8], "big") % n, kv),
+        n=beam.pvalue.AsSingleton(count),
     )
-    every_index = (
-        examples.pipeline
-        | "One" >> beam.Create([None])
-        | "Indices" >> beam.FlatMap(lambda _, n: ((i, None) for i in range(n)), n=count)
-    )
+    every_index = count | "EveryShard" >> beam.FlatMap(lambda n: ((i, None) for i in range(n)))
     return (
-        {"records": records, "indices": every_index}
-        | "GroupByShard" >> beam.CoGroupByKey()
-        | "WriteShard" >> beam.FlatMap(_write_shard, output_dir, count)
+        (records, every_index)
+        | "Flatten" >> beam.Flatten()
+        | "GroupByShard" >> beam.GroupByKey()
+        | "WriteShard" >> beam.FlatMap(_write_shard, output_dir, beam.pvalue.AsSingleton(count))
     )

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from tfx.components.example_gen.base_example_gen_executor import _PartitionFn
 
 from components.image_example_gen.component import create_image_example_gen, hash_split_config
+from components.image_example_gen.reading import hash_split_index
 from components.image_example_gen.sources.base import make_example
 from tests.fixtures.images import write_class_tree
 from tests.fixtures.reading import features, run_executor
@@ -20,10 +21,13 @@ _RATIOS = st.dictionaries(
 
 
 def _split_of(example: tf.train.Example, ratios: dict[str, int]) -> str:
-    """The split TFX's ExampleGen puts `example` in, under `ratios`."""
+    """The split ImageExampleGen puts `example` in, under `ratios`: the one TFX's own
+    ExampleGen would choose."""
     config = hash_split_config(ratios)
     buckets = [sum(list(ratios.values())[: i + 1]) for i in range(len(ratios))]
-    return config.splits[_PartitionFn(example, len(buckets), buckets, config)].name
+    index = hash_split_index(example, len(buckets), buckets, config.partition_feature_name)
+    assert index == _PartitionFn(example, len(buckets), buckets, config)
+    return config.splits[index].name
 
 
 def _example(source_id: str, image: bytes = b"", label: int = 0) -> tf.train.Example:
