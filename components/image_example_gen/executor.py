@@ -86,11 +86,21 @@ class ReaderConfig:
         return cls(**values)
 
 
-def _split_name(exec_properties: dict[str, Any], split_pattern: str) -> str:
-    """Returns the name of the input split whose pattern is `split_pattern`."""
-    input_config = proto_utils.json_to_proto(
+def _input_config(exec_properties: dict[str, Any]) -> example_gen_pb2.Input:
+    return proto_utils.json_to_proto(
         exec_properties[standard_component_specs.INPUT_CONFIG_KEY], example_gen_pb2.Input()
     )
+
+
+def _output_config(exec_properties: dict[str, Any]) -> example_gen_pb2.Output:
+    return proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], example_gen_pb2.Output()
+    )
+
+
+def _split_name(exec_properties: dict[str, Any], split_pattern: str) -> str:
+    """Returns the name of the input split whose pattern is `split_pattern`."""
+    input_config = _input_config(exec_properties)
     return next((s.name for s in input_config.splits if s.pattern == split_pattern), split_pattern)
 
 
@@ -215,12 +225,8 @@ class Executor(BaseExampleGenExecutor):
         What TFX's does, with its hash split done by `reading.hash_split_index` (the same
         assignment): Beam workers then import no TFX module.
         """
-        input_config = proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.INPUT_CONFIG_KEY], example_gen_pb2.Input()
-        )
-        output_config = proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], example_gen_pb2.Output()
-        )
+        input_config = _input_config(exec_properties)
+        output_config = _output_config(exec_properties)
         names = example_gen_utils.generate_output_split_names(input_config, output_config)
         split_config = output_config.split_config
         if not split_config.splits:
@@ -248,12 +254,8 @@ class Executor(BaseExampleGenExecutor):
         self, examples: Any, exec_properties: dict[str, Any], shard_bytes: int
     ) -> None:
         """What `BaseExampleGenExecutor.Do` does, with `shards.WriteShards` as the writer."""
-        input_config = proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.INPUT_CONFIG_KEY], example_gen_pb2.Input()
-        )
-        output_config = proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], example_gen_pb2.Output()
-        )
+        input_config = _input_config(exec_properties)
+        output_config = _output_config(exec_properties)
         examples.split_names = artifact_utils.encode_split_names(
             example_gen_utils.generate_output_split_names(input_config, output_config)
         )
