@@ -163,11 +163,12 @@ def ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
 class Executor(BaseExampleGenExecutor):
     """Reads an image data set, e.g. CIFAR-10 batch files, into tf.train.Examples.
 
-    TFX's machinery lists and splits the inputs (`GenerateExamplesByBeam`); the splits are
-    written by `shards.WriteShards` (sized shards in a repeatable order) instead of TFX's
-    writer. Besides the examples, writes the `rejected` records under the Examples artifact
-    (see `rejects`) and the class names (`class_names`), logs the rejects' summary, and fails
-    when too many inputs were rejected.
+    Follows TFX's ExampleGen: each input split is read by `ImagesToExample`, a single one is
+    hash-split into the output splits (`GenerateExamplesByBeam`), and the splits are written
+    by `shards.WriteShards` (sized shards in a repeatable order) instead of TFX's writer.
+    Besides the examples, writes the `rejected` records under the Examples artifact (see
+    `rejects`) and the class names (`class_names`), logs the rejects' summary, and fails when
+    too many inputs were rejected.
     """
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:  # noqa: N802 - TFX API.
