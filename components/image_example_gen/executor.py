@@ -115,10 +115,10 @@ def ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
     The driver lists the split's inputs (file names only), groups them into tasks (see
     `reading.group_into_tasks`) and writes the task list to a file; workers read the file's
     lines, spread over them by a reshuffle, and read each task's images. The list travels as
-    a file rather than in a `beam.Create`, which would put it inside the pipeline graph (about
-    100 MB for ImageNet's 1.28 M files) and pickle and bz2-compress it on the way (~0.1 ms per
-    file here). Rejected inputs are counted (`rejected[<split>][<reason>]`) and written by
-    `rejects.write_rejects`.
+    a file rather than in a `beam.Create`, which would put every file name inside the
+    pipeline graph (all 1.28 M of ImageNet's) and pickle and bz2-compress them on the way
+    (~0.1 ms per file here). Rejected inputs are counted (`rejected[<split>][<reason>]`) and
+    written by `rejects.write_rejects`.
 
     Args:
       pipeline: Beam pipeline.
