@@ -6,10 +6,14 @@ For each source, on the real data in ../shared/data, measures images/s of:
   same serialized examples to one gzipped TFRecord file: the practical limit of one core;
 - `beam-1`: the real ImageExampleGen executor (list, read, reshuffle, write, count rejects)
   on the DirectRunner in memory, one worker;
-- `beam-2`: the same on the DirectRunner in multi-processing mode with 2 worker processes.
+- `beam-2`: the same on the DirectRunner in multi-processing mode with 2 worker processes;
+- `threads-2`: the same on the DirectRunner in multi-threading mode with 2 worker threads in
+  this process (image decoding, file reads and TFRecord writing release Python's GIL).
 
     python -m bench.ingest                               # about 10 minutes on 2 cores
     python -m bench.ingest --sources folder --folder-per-class 1000 --repeats 1
+    python -m bench.ingest --sources folder --folder-copies 4 --repeats 1   # 200,000 images
+    python -m bench.ingest --modes loop beam-1 threads-2  # the multi-threading mode too
 
 Each source and mode runs `--repeats` times (default 3), modes interleaved, and the median
 run is reported. Prints a table and writes JSON (default outputs/bench/ingest.json). The
@@ -33,7 +37,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
-MODES = ("loop", "beam-1", "beam-2")
+# Beam modes: the DirectRunner's running mode and its number of workers.
+BEAM_MODES = {
+    "beam-1": ("in_memory", 1),
+    "beam-2": ("multi_processing", 2),
+    "threads-2": ("multi_threading", 2),
+}
+MODES = ("loop", *BEAM_MODES)
+DEFAULT_MODES = ("loop", "beam-1", "beam-2")  # threads-2 measured slower than both Beam modes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,13 +58,27 @@ class Case:
     max_per_class: int | None = None
 
 
-def cases(args: argparse.Namespace) -> dict[str, Case]:
+def cases(args: argparse.Namespace, folder_dir: str) -> dict[str, Case]:
+    per_class = args.folder_per_class * args.folder_copies
     return {
         "cifar10": Case("cifar10", str(SHARED / "cifar10-subset")),
         "cifar100": Case("cifar100", str(SHARED / "cifar100-test-subset"), {"eval": "test"}),
-        "folder": Case("folder", str(SHARED / "cifar10-jpg"), max_per_class=args.folder_per_class),
+        "folder": Case("folder", folder_dir, max_per_class=per_class),
         "kmnist": Case("kmnist", str(SHARED / "kmnist"), {"eval": "t10k-images-idx3-ubyte.gz"}),
     }
+
+
+def replicated_tree(source: Path, copies: int, per_class: int, root: str) -> str:
+    """A class-folder tree under `root` in which the first `per_class` images of each class
+    of `source`'s train split appear `copies` times, as symlinks named `<copy>-<name>`: a
+    data set larger than any offline one, made of real images. Returns its root."""
+    for class_dir in sorted((source / "train").iterdir()):
+        target = Path(root, "train", class_dir.name)
+        target.mkdir(parents=True)
+        for image in sorted(class_dir.iterdir())[:per_class]:
+            for copy in range(copies):
+                (target / f"{copy}-{image.name}").symlink_to(image)
+    return root
 
 
 def run_loop(case: Case, out_dir: str) -> int:
@@ -77,7 +102,7 @@ def run_loop(case: Case, out_dir: str) -> int:
     return count
 
 
-def run_beam(case: Case, out_dir: str, workers: int) -> int:
+def run_beam(case: Case, out_dir: str, running_mode: str, workers: int) -> int:
     """Runs the ImageExampleGen executor on the DirectRunner; returns the examples written."""
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
@@ -91,8 +116,7 @@ def run_beam(case: Case, out_dir: str, workers: int) -> int:
     component = create_image_example_gen(
         data_dir, case.source, case.splits, max_per_class=case.max_per_class
     )
-    mode = "in_memory" if workers == 1 else "multi_processing"
-    options = PipelineOptions([], direct_running_mode=mode, direct_num_workers=workers)
+    options = PipelineOptions([], direct_running_mode=running_mode, direct_num_workers=workers)
     examples = standard_artifacts.Examples()
     examples.uri = out_dir
     context = executor.Executor.Context(
@@ -109,7 +133,7 @@ def measure(case: Case, mode: str) -> dict:
         images = (
             run_loop(case, out_dir)
             if mode == "loop"
-            else run_beam(case, out_dir, workers=int(mode.split("-")[1]))
+            else run_beam(case, out_dir, *BEAM_MODES[mode])
         )
         seconds = time.perf_counter() - start
     finally:
@@ -120,12 +144,19 @@ def measure(case: Case, mode: str) -> dict:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sources", nargs="+", default=["cifar10", "folder", "kmnist"])
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(DEFAULT_MODES))
     parser.add_argument(
         "--folder-per-class",
         type=int,
         default=5000,
         help="images per class of cifar10-jpg (5000: all 50,000)",
+    )
+    parser.add_argument(
+        "--folder-copies",
+        type=int,
+        default=1,
+        help="read each cifar10-jpg image this many times (a tree of symlinks): more images "
+        "than any offline data set has",
     )
     parser.add_argument(
         "--repeats", type=int, default=3, help="runs per source and mode; the median is kept"
@@ -142,17 +173,31 @@ def main(argv: list[str] | None = None) -> int:
     if not SHARED.is_dir():
         print(f"error: no real data at {SHARED}", file=sys.stderr)
         return 2
+    if args.folder_copies == 1:
+        return run(args, str(SHARED / "cifar10-jpg"))
+    tree = tempfile.mkdtemp(prefix="ingest-tree-")
+    try:
+        jpg = SHARED / "cifar10-jpg"
+        return run(args, replicated_tree(jpg, args.folder_copies, args.folder_per_class, tree))
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, folder_dir: str) -> int:
+    """Measures every source and mode of `args`; `folder_dir` is the folder source's tree."""
     # One-time start-up of this process (TensorFlow kernels, Beam's runner), paid once per
     # pipeline run, not per image: measured once on the small CIFAR-100 copy, then excluded.
-    warm_up = {mode: measure(cases(args)["cifar100"], mode) for mode in ("loop", "beam-1")}
+    warm_up = {
+        mode: measure(cases(args, folder_dir)["cifar100"], mode) for mode in ("loop", "beam-1")
+    }
     print(
         f"warm-up (excluded): loop {warm_up['loop']['seconds']} s, beam-1 "
         f"{warm_up['beam-1']['seconds']} s"
     )
     results = []
-    print(f"{'source':<10}{'mode':<8}{'images':>8}{'seconds':>9}{'images/s':>10}{'vs loop':>9}")
+    print(f"{'source':<10}{'mode':<10}{'images':>8}{'seconds':>9}{'images/s':>10}{'vs loop':>9}")
     for name in args.sources:
-        case = cases(args)[name]
+        case = cases(args, folder_dir)[name]
         # Modes interleaved within each repeat, so that a drift in the machine's speed (ours
         # varies by 10-15% over minutes) reaches every mode alike; the median run is kept.
         runs: dict[str, list[dict]] = {mode: [] for mode in args.modes}
@@ -167,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             loop_rate = row["images_per_s"] if mode == "loop" else loop_rate
             ratio = f"{row['images_per_s'] / loop_rate:.2f}x" if loop_rate else "-"
             print(
-                f"{name:<10}{mode:<8}{row['images']:>8}{row['seconds']:>9.1f}"
+                f"{name:<10}{mode:<10}{row['images']:>8}{row['seconds']:>9.1f}"
                 f"{row['images_per_s']:>10}{ratio:>9}   runs {row['all_seconds']}",
                 flush=True,
             )
