@@ -204,12 +204,14 @@ def run(args: argparse.Namespace, folder_dir: str) -> int:
         for _ in range(args.repeats):
             for mode in args.modes:
                 runs[mode].append(measure(case, mode))
-        loop_rate = None
+        medians = {
+            mode: sorted(mode_runs, key=lambda run: run["seconds"])[len(mode_runs) // 2]
+            for mode, mode_runs in runs.items()
+        }
+        loop_rate = medians["loop"]["images_per_s"] if "loop" in medians else None
         for mode in args.modes:
-            median = sorted(runs[mode], key=lambda run: run["seconds"])[len(runs[mode]) // 2]
-            row = {"source": name, "mode": mode, **median}
+            row = {"source": name, "mode": mode, **medians[mode]}
             row["all_seconds"] = [run["seconds"] for run in runs[mode]]
-            loop_rate = row["images_per_s"] if mode == "loop" else loop_rate
             ratio = f"{row['images_per_s'] / loop_rate:.2f}x" if loop_rate else "-"
             print(
                 f"{name:<10}{mode:<10}{row['images']:>8}{row['seconds']:>9.1f}"
