@@ -74,6 +74,9 @@ def build_eval_config(gate: GateConfig, evaluation: EvaluationConfig) -> tfma.Ev
     model_specs = [
         tfma.ModelSpec(
             name=name,
+            # Loaded with tf.saved_model.load on every runner: TFMA would otherwise try a
+            # Keras load first, which succeeds only where the model's layers are imported.
+            model_type=tfma.TF_GENERIC,
             signature_name="serving_default",
             label_key=LABEL_KEY,
             prediction_key=PREDICTION_KEY,
@@ -146,20 +149,23 @@ def custom_extractors(
 class _TransformSliceFeatures(beam.DoFn):
     """Adds the slice features the model's Transform layer computes from the raw image.
 
-    The exported models keep the Transform graph as `tft_layer` (see models/trainer.py); fed
-    the raw `image` only, it returns every transformed feature that does not need the label.
+    The exported models keep the Transform graph as the function `transform_features` (see
+    models/trainer.py); fed the raw `image` only, it returns every transformed feature that
+    does not need the label.
     Features the examples already carry are left as they are.
     """
 
     def __init__(self, model_path: str, slice_features: Sequence[str]):
         self._model_path = model_path
         self._slice_features = list(slice_features)
+        self._model = None
         self._transform = None
 
     def setup(self) -> None:
         import tensorflow as tf
 
-        self._transform = tf.saved_model.load(self._model_path).tft_layer
+        self._model = tf.saved_model.load(self._model_path)  # owns the graph's resources
+        self._transform = self._model.transform_features
 
     def process(self, extracts: dict) -> Iterator[dict]:
         import tensorflow as tf
@@ -170,7 +176,7 @@ class _TransformSliceFeatures(beam.DoFn):
             yield extracts
             return
         images = [np.asarray(value).reshape(-1)[0] for value in features[IMAGE_KEY]]
-        outputs = self._transform({IMAGE_KEY: tf.reshape(tf.constant(images, tf.string), [-1, 1])})
+        outputs = self._transform(tf.reshape(tf.constant(images, tf.string), [-1, 1]))
         features = dict(features)
         for name in wanted:
             if name in outputs:

@@ -28,6 +28,7 @@ from PIL import Image  # noqa: E402
 from components.report.slices import SliceRow, slice_rows  # noqa: E402
 from components.winner.decision import Decision  # noqa: E402
 from components.winner.serving import classify_examples  # noqa: E402
+from models.signatures import EXAMPLES_SIGNATURE  # noqa: E402
 
 REPORT_FILE = "index.html"
 GRID_IMAGES = 16
@@ -86,8 +87,10 @@ def read_class_names(model) -> list[str]:
 
 
 def count_parameters(model) -> int:
-    """Trainable parameters of an exported model."""
-    return int(sum(np.prod(v.shape) for v in model.trainable_variables))
+    """Trainable parameters of an exported model: the trainable variables its serving
+    signature reads (the export keeps no Keras object to ask, see models/trainer.py)."""
+    signature = model.signatures[EXAMPLES_SIGNATURE]
+    return int(sum(np.prod(v.shape) for v in signature.trainable_variables))
 
 
 def count_model_macs(run: ModelRun, image_size: int, num_classes: int) -> int:

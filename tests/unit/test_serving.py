@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform.beam as tft_beam
+import tf_keras as keras
 from PIL import Image
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
 
@@ -36,9 +37,11 @@ def solid(label: int, size: int = 16) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    """A SavedModel exported exactly as the Trainer exports it, with a real Transform graph."""
-    root = tmp_path_factory.mktemp("serving")
+def transform_output(tmp_path_factory):
+    """A real Transform graph (16x16 images) and the raw metadata, as the Transform writes them."""
+    import tensorflow_transform as tft
+
+    root = tmp_path_factory.mktemp("transform")
     feature_spec = {
         "image": tf.io.FixedLenFeature([1], tf.string),
         "label": tf.io.FixedLenFeature([1], tf.int64),
@@ -54,13 +57,50 @@ def model_dir(tmp_path_factory) -> Path:
         _ = transform_fn | tft_beam.WriteTransformFn(transform_dir)
     # The Transform component also writes the raw metadata (serving parses with it).
     metadata_io.write_metadata(metadata, str(Path(transform_dir) / "metadata"))
+    return tft.TFTransformOutput(transform_dir)
 
-    import tensorflow_transform as tft
 
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, transform_output) -> Path:
+    """A SavedModel exported exactly as the Trainer exports it, with a real Transform graph."""
     model = registry.build_model("simple_cnn", input_shape=(16, 16, 3), num_classes=3)
-    export_dir = root / "model" / "1"
-    export_serving_model(model, tft.TFTransformOutput(transform_dir), CLASS_NAMES, str(export_dir))
+    export_dir = tmp_path_factory.mktemp("serving") / "model" / "1"
+    export_serving_model(model, transform_output, CLASS_NAMES, str(export_dir))
     return export_dir
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [
+        ("resnet_tiny", {}),
+        ("vt_resnet_tiny", {}),
+        ("vt_resnet_tiny", {"survival_prob": 0.8, "dropout": 0.1}),
+    ],
+)
+def test_exported_model_serves_and_reloads_in_keras(transform_output, tmp_path, name, overrides):
+    """The export traces without autograph and saves no per-layer traces: the signatures must
+    still compute the model, and Keras (a distillation teacher) must rebuild it from configs."""
+    model = registry.build_model(name, input_shape=(16, 16, 3), num_classes=3, **overrides)
+    export_dir = str(tmp_path / "model")
+    export_serving_model(model, transform_output, CLASS_NAMES, export_dir)
+
+    images = [encode(solid(label), "PNG") for label in range(3)]
+    transformed = transform_output.transform_features_layer()(
+        {"image": tf.constant(images, shape=[3, 1])}
+    )["image"]
+    expected = tf.nn.softmax(model(transformed, training=False))
+    loaded = tf.saved_model.load(export_dir)
+    served = loaded.signatures[RAW_BYTES_SIGNATURE]
+    np.testing.assert_allclose(
+        served(image_bytes=tf.constant(images))["probabilities"], expected, atol=1e-6
+    )
+    # What the Evaluator's slice extractor calls.
+    features = loaded.transform_features(tf.constant(images, shape=[3, 1]))
+    np.testing.assert_allclose(features["image"], transformed, atol=1e-6)
+    restored = keras.models.load_model(export_dir, compile=False)
+    np.testing.assert_allclose(
+        tf.nn.softmax(restored(transformed, training=False)), expected, atol=1e-6
+    )
 
 
 def test_signatures_match_what_tf_serving_and_tfma_send(model_dir):
