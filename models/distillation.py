@@ -83,4 +83,8 @@ def load_teacher(path: str) -> keras.Model:
     """
     if not tf.io.gfile.exists(path):
         raise ValueError(f"train.teacher: no SavedModel at {path!r}; give a model directory.")
+    # The Trainer's exports keep no per-layer traces: Keras rebuilds the model from the
+    # layers' configs, which needs the project's layers registered.
+    import models.layers  # noqa: F401
+
     return keras.models.load_model(path, compile=False)

@@ -1,5 +1,6 @@
-"""Custom Keras layers."""
+"""Custom Keras layers (importing this package registers them all for Keras' loading)."""
 
+from models.layers.stochastic_depth import StochasticDepth
 from models.layers.vt import (
     FilterTokenizer,
     Projector,
@@ -8,4 +9,11 @@ from models.layers.vt import (
     VTModule,
 )
 
-__all__ = ["FilterTokenizer", "Projector", "RecurrentTokenizer", "TokenTransformer", "VTModule"]
+__all__ = [
+    "FilterTokenizer",
+    "Projector",
+    "RecurrentTokenizer",
+    "StochasticDepth",
+    "TokenTransformer",
+    "VTModule",
+]

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform.beam as tft_beam
-import tf_keras as keras
 from PIL import Image
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
 
 import pipeline_runner
 from models import preprocessing, registry
+from models.distillation import load_teacher
 from models.signatures import EXAMPLES_SIGNATURE, OUTPUT_KEYS, RAW_BYTES_SIGNATURE
 from models.trainer import export_serving_model
 
@@ -97,7 +97,7 @@ def test_exported_model_serves_and_reloads_in_keras(transform_output, tmp_path, 
     # What the Evaluator's slice extractor calls.
     features = loaded.transform_features(tf.constant(images, shape=[3, 1]))
     np.testing.assert_allclose(features["image"], transformed, atol=1e-6)
-    restored = keras.models.load_model(export_dir, compile=False)
+    restored = load_teacher(export_dir)
     np.testing.assert_allclose(
         tf.nn.softmax(restored(transformed, training=False)), expected, atol=1e-6
     )
