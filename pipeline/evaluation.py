@@ -165,7 +165,11 @@ class _TransformSliceFeatures(beam.DoFn):
         import tensorflow as tf
 
         self._model = tf.saved_model.load(self._model_path)  # owns the graph's resources
-        self._transform = self._model.transform_features
+        if hasattr(self._model, "transform_features"):
+            self._transform = self._model.transform_features
+        else:  # exported before 2026-12-02 (a cached Trainer): the revived Keras layer
+            layer = self._model.tft_layer
+            self._transform = lambda images: layer({IMAGE_KEY: images})
 
     def process(self, extracts: dict) -> Iterator[dict]:
         import tensorflow as tf
