@@ -121,14 +121,14 @@ def run_plain_script(args: argparse.Namespace, examples: str) -> tuple[float, di
             pairs = tf.data.Dataset.from_tensor_slices(
                 (train_images, tf.one_hot(train_labels, num_classes))
             )
-            pairs = pairs.shuffle(len(train_labels), seed=train["seed"]).repeat()
             steps = tf.data.Dataset.counter(start=first_step)
             seed = tf.cast(train["seed"], tf.int64)
 
             def augment(batch, step):
                 return augment_batch(*batch, tf.stack([seed, step]), train)
 
-            batches = tf.data.Dataset.zip((pairs.batch(train["batch_size"]), steps))
+            pairs = trainer.shuffled_batches(pairs, len(train_labels), train)
+            batches = tf.data.Dataset.zip((pairs, steps))
             return batches.map(augment).prefetch(tf.data.AUTOTUNE)
 
         eval_dataset = tf.data.Dataset.from_tensor_slices(

@@ -21,7 +21,9 @@ interrupted Trainer could not find its checkpoints there. They live under `check
 (the pipeline passes <pipeline_root>/checkpoints/<component id>) in a sub-directory named by a
 hash of the custom config and the input artifacts, so only an identical re-run resumes: it
 restores weights, optimizer state (hence the step and the learning rate) and the epoch, and
-continues at the next epoch. The directory is deleted once training completes.
+continues at the next epoch. An epoch is checkpointed once `checkpoint_every_seconds` (a
+TrainConfig field) have passed since the last checkpoint. The directory is deleted once
+training completes.
 """
 
 from __future__ import annotations
@@ -83,26 +85,40 @@ def input_fn(
     num_classes: int,
     training: bool,
     first_step: int = 0,
+    num_examples: int | None = None,
 ) -> tf.data.Dataset:
     """Batches of (transformed image [B,S,S,3], one-hot label [B,K]).
 
     Training data repeats forever (Keras' `steps_per_epoch` marks the epochs), is shuffled,
     and is augmented as `train` (TrainConfig fields) asks; batch n's draws use the seed
     (train["seed"], first_step + n). Evaluation data is one ordered pass.
+
+    When the split's `num_examples` fit in train["cache_max_mb"] (`fits_in_memory`), the
+    TFRecords are read and parsed once and the examples kept in memory, shuffled anew every
+    epoch there; otherwise they are streamed from the files every epoch (tfxio's shuffle
+    buffer). On small data, re-reading and parsing the gzipped records costs more CPU per
+    epoch than training on 2 cores can spare.
     """
+    in_memory = num_examples is not None and fits_in_memory(
+        num_examples, tf_transform_output.transformed_feature_spec(), train["cache_max_mb"]
+    )
     dataset = data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(
             batch_size=train["batch_size"],
-            shuffle=training,
+            shuffle=training and not in_memory,
             shuffle_seed=train["seed"],
-            num_epochs=None if training else 1,
+            num_epochs=None if training and not in_memory else 1,
         ),
         tf_transform_output.transformed_metadata.schema,
     )
     dataset = dataset.map(
         lambda f: (f[IMAGE_KEY], tf.one_hot(tf.reshape(f[LABEL_KEY], [-1]), num_classes))
     )
+    if in_memory:
+        dataset = dataset.cache()
+        if training:
+            dataset = shuffled_batches(dataset.unbatch(), num_examples, train)
     if training and train["augment"]:
         seed = train["seed"]
         step_seeds = tf.data.Dataset.counter(start=first_step).map(
@@ -113,6 +129,28 @@ def input_fn(
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def fits_in_memory(
+    num_examples: int, feature_spec: dict[str, tf.io.FixedLenFeature], max_mb: float
+) -> bool:
+    """Whether `num_examples` examples of the transformed `feature_spec` (image and label),
+    held twice (the cache and the shuffle buffer), take at most `max_mb` MiB."""
+    example_bytes = sum(
+        math.prod(feature.shape) * feature.dtype.size
+        for feature in (feature_spec[IMAGE_KEY], feature_spec[LABEL_KEY])
+    )
+    return 2 * num_examples * example_bytes <= max_mb * 2**20
+
+
+def shuffled_batches(
+    examples: tf.data.Dataset, num_examples: int, train: dict[str, Any]
+) -> tf.data.Dataset:
+    """`examples` (one epoch, in memory) shuffled as a whole anew every epoch with the seed
+    train["seed"], repeated forever and batched by train["batch_size"]; like tfxio's
+    streamed training input, a batch may span two epochs."""
+    examples = examples.shuffle(num_examples, seed=train["seed"], reshuffle_each_iteration=True)
+    return examples.repeat().batch(train["batch_size"], drop_remainder=True)
 
 
 def count_records(file_pattern: list[str]) -> int:
@@ -182,16 +220,25 @@ class ValidateWithAverage(keras.callbacks.Callback):
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """Saves `checkpoint` (model, optimizer, epoch counter) through `manager` every epoch."""
+    """Saves `checkpoint` (model, optimizer, epoch counter) through `manager` at the end of an
+    epoch once `every_seconds` have passed since the last save (0: every epoch), so that
+    short epochs do not pay for a save each (about 3% of a 1.5-second epoch here)."""
 
-    def __init__(self, manager: tf.train.CheckpointManager, epoch: tf.Variable):
+    def __init__(
+        self, manager: tf.train.CheckpointManager, epoch: tf.Variable, every_seconds: float
+    ):
         super().__init__()
         self.manager = manager
         self.epoch = epoch
+        self.every_seconds = every_seconds
+        self._last_save = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
+        if time.monotonic() - self._last_save < self.every_seconds:
+            return
         self.epoch.assign(epoch + 1)
         self.manager.save(checkpoint_number=epoch + 1)
+        self._last_save = time.monotonic()
 
 
 class EpochLog(keras.callbacks.Callback):
@@ -329,8 +376,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                 num_classes=len(class_names),
                 training=training,
                 first_step=first_step,
+                num_examples=num_train if training else num_eval,
             )
 
+        num_eval = count_records(fn_args.eval_files)
         fit(
             trainable,
             lambda first_step: dataset(fn_args.train_files, True, first_step),
@@ -416,10 +465,11 @@ def fit(
     """Compiles and trains `model` for train["epochs"] epochs; returns the history rows.
 
     `train_dataset(first_step)` gives the (augmented) training batches from global step
-    `first_step` on. With a `checkpoint_directory`, every epoch is checkpointed there and an
-    interrupted run resumes from its last epoch (weights, optimizer state, hence the learning
-    rate, and the epoch). TensorBoard scalars (incl. the learning rate) and history.json go to
-    `run_dir`.
+    `first_step` on. With a `checkpoint_directory`, epochs are checkpointed there and an
+    interrupted run resumes from its last checkpointed epoch (weights, optimizer state, hence
+    the learning rate, and the epoch); an epoch is checkpointed once
+    train["checkpoint_every_seconds"] have passed since the last checkpoint. TensorBoard
+    scalars (incl. the learning rate) and history.json go to `run_dir`.
     """
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
@@ -439,6 +489,7 @@ def fit(
     if checkpoint_directory:
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch)
         manager = tf.train.CheckpointManager(checkpoint, checkpoint_directory, max_to_keep=2)
+        tf.io.gfile.makedirs(checkpoint_directory)  # history.json goes there from epoch 1
         if manager.latest_checkpoint:
             checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
             saved_history = os.path.join(checkpoint_directory, HISTORY_FILE)
@@ -449,7 +500,7 @@ def fit(
                 int(epoch),
                 checkpoint_directory,
             )
-        callbacks.append(EpochCheckpoint(manager, epoch))
+        callbacks.append(EpochCheckpoint(manager, epoch, train["checkpoint_every_seconds"]))
         history_paths.append(os.path.join(checkpoint_directory, HISTORY_FILE))
     initial_epoch = int(epoch)
     epoch_log = EpochLog(model_name, steps_per_epoch * train["batch_size"], history_paths, history)

@@ -89,7 +89,14 @@ class TrainConfig:
       strategy: tf.distribute strategy: "default", "mirrored", "multi_worker_mirrored", "tpu".
       mixed_precision: float16 compute on GPUs (ignored without a GPU).
       resume: continue from the last epoch checkpoint of an interrupted identical run.
+      checkpoint_every_seconds: an epoch is checkpointed (for resume) when at least this
+        many seconds have passed since the last checkpoint; 0 checkpoints every epoch. An
+        interrupted run loses at most this much training, plus the epoch in progress.
       steps_per_epoch: training steps per epoch; None counts the training records once.
+      cache_max_mb: the Trainer keeps the parsed training and eval examples in memory (and
+        shuffles them there every epoch) when they take at most this many MiB, counted twice
+        for the shuffle buffer; larger splits are read from the TFRecords every epoch.
+        0 always reads the files.
       seed: seeds weights, shuffling and augmentation.
     """
 
@@ -122,7 +129,9 @@ class TrainConfig:
     strategy: str = "default"
     mixed_precision: bool = False
     resume: bool = True
+    checkpoint_every_seconds: float = 30.0
     steps_per_epoch: int | None = None
+    cache_max_mb: float = 4096
     seed: int = 42
 
     def __post_init__(self):

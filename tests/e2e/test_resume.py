@@ -35,6 +35,7 @@ def command(data_dir: Path, output_root: Path) -> list[str]:
         f"--output-root={output_root}",
         "--min-accuracy=0",
         f"--set=candidate.epochs={EPOCHS}",
+        "--set=train.checkpoint_every_seconds=0",
     ]
 
 

@@ -13,8 +13,9 @@ from tfx.types import artifact_utils, standard_artifacts
 from components.image_example_gen.component import create_image_example_gen
 from components.trainer import component
 from components.trainer.dataset import dataset_class_names
+from models.preprocessing import IMAGE_KEY, LABEL_KEY
 from models.registry import build_model
-from models.trainer import build_optimizer, fit
+from models.trainer import build_optimizer, fit, fits_in_memory, shuffled_batches
 from pipeline.config import TrainConfig
 from tests.fixtures import trainer as trainer_fixture
 from tests.fixtures.cifar import CIFAR10_CLASS_NAMES, write_cifar10_python
@@ -25,7 +26,12 @@ STEPS, BATCH, CLASSES = 2, 4, 3
 
 def _train(**changes) -> dict:
     config = TrainConfig(
-        epochs=3, batch_size=BATCH, warmup_epochs=1, schedule="paper", learning_rate=0.1
+        epochs=3,
+        batch_size=BATCH,
+        warmup_epochs=1,
+        schedule="paper",
+        learning_rate=0.1,
+        checkpoint_every_seconds=0,
     )
     return vars(dataclasses.replace(config, **changes))
 
@@ -44,6 +50,34 @@ def _batches(first_step: int, fail_at: int | None = None) -> tf.data.Dataset:
 
 def _model():
     return build_model("simple_cnn", input_shape=(8, 8, 3), num_classes=CLASSES, widths=(4,))
+
+
+def test_in_memory_training_data_is_a_new_permutation_every_epoch_and_repeatable():
+    train = _train(batch_size=5, seed=7)
+
+    def first_three_epochs() -> list[list[int]]:
+        batches = shuffled_batches(tf.data.Dataset.range(10), 10, train).take(6)
+        order = [int(i) for batch in batches for i in batch]
+        return [order[0:10], order[10:20], order[20:30]]
+
+    tf.random.set_seed(1)
+    epochs = first_three_epochs()
+    for epoch in epochs:
+        assert sorted(epoch) == list(range(10)), "every epoch holds each example exactly once"
+    assert epochs[0] != epochs[1] and epochs[1] != epochs[2], "a new order every epoch"
+    tf.random.set_seed(1)
+    assert first_three_epochs() == epochs, "the same seeds give the same order"
+
+
+def test_training_data_is_kept_in_memory_only_when_it_fits_the_budget():
+    spec = {
+        IMAGE_KEY: tf.io.FixedLenFeature([32, 32, 3], tf.float32),  # 12 KiB
+        LABEL_KEY: tf.io.FixedLenFeature([], tf.int64),
+    }
+    example_mib = (32 * 32 * 3 * 4 + 8) / 2**20
+    assert fits_in_memory(1000, spec, max_mb=2 * 1000 * example_mib)
+    assert not fits_in_memory(1001, spec, max_mb=2 * 1000 * example_mib)
+    assert not fits_in_memory(1, spec, max_mb=0)
 
 
 def test_resume_continues_at_the_right_epoch_and_learning_rate(tmp_path):
@@ -76,6 +110,32 @@ def test_resume_continues_at_the_right_epoch_and_learning_rate(tmp_path):
     assert history[1]["learning_rate"] == pytest.approx(0.1 * 0.9875**0, rel=1e-5)
     assert history[2]["learning_rate"] == pytest.approx(0.1 * 0.9875**1, rel=1e-5)
     assert not tf.io.gfile.exists(checkpoints)  # removed once training completed
+
+
+def test_epochs_are_checkpointed_only_once_the_interval_has_passed(tmp_path):
+    checkpoints = tmp_path / "ckpt"
+    kwargs = dict(model_name="m", steps_per_epoch=STEPS, run_dir=str(tmp_path))
+    eval_ds = _batches(0).take(1)
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        fit(
+            _model(),
+            lambda first: _batches(first, fail_at=2 * STEPS + 1),
+            eval_ds,
+            train=_train(checkpoint_every_seconds=3600),
+            checkpoint_directory=str(checkpoints),
+            **kwargs,
+        )
+    assert tf.train.latest_checkpoint(str(checkpoints)) is None  # nothing to resume from
+
+    history = fit(
+        _model(),
+        _batches,
+        eval_ds,
+        train=_train(checkpoint_every_seconds=3600),
+        checkpoint_directory=str(checkpoints),
+        **kwargs,
+    )
+    assert [row["epoch"] for row in history] == [1, 2, 3]  # started over
 
 
 @pytest.mark.parametrize("optimizer", ["adamw", "sgd", "rmsprop"])
