@@ -91,15 +91,18 @@ def test_exported_model_serves_and_reloads_in_keras(transform_output, tmp_path, 
     expected = tf.nn.softmax(model(transformed, training=False))
     loaded = tf.saved_model.load(export_dir)
     served = loaded.signatures[RAW_BYTES_SIGNATURE]
+    # float32 round-off only: the eager call and the saved graph may run other (fused,
+    # multi-threaded) kernels; seen up to 2.5e-6 on probabilities near 0.9 (Intel AVX-512).
+    same_model = {"rtol": 1e-5, "atol": 1e-5}
     np.testing.assert_allclose(
-        served(image_bytes=tf.constant(images))["probabilities"], expected, atol=1e-6
+        served(image_bytes=tf.constant(images))["probabilities"], expected, **same_model
     )
     # What the Evaluator's slice extractor calls.
     features = loaded.transform_features(tf.constant(images, shape=[3, 1]))
     np.testing.assert_allclose(features["image"], transformed, atol=1e-6)
     restored = load_teacher(export_dir)
     np.testing.assert_allclose(
-        tf.nn.softmax(restored(transformed, training=False)), expected, atol=1e-6
+        tf.nn.softmax(restored(transformed, training=False)), expected, **same_model
     )
 
 
