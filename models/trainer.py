@@ -102,13 +102,14 @@ def input_fn(
     in_memory = num_examples is not None and fits_in_memory(
         num_examples, tf_transform_output.transformed_feature_spec(), train["cache_max_mb"]
     )
+    streamed_training = training and not in_memory  # tfxio shuffles and repeats the files
     dataset = data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(
             batch_size=train["batch_size"],
-            shuffle=training and not in_memory,
+            shuffle=streamed_training,
             shuffle_seed=train["seed"],
-            num_epochs=None if training and not in_memory else 1,
+            num_epochs=None if streamed_training else 1,
         ),
         tf_transform_output.transformed_metadata.schema,
     )
@@ -363,6 +364,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     epochs = train["epochs"]
     if epochs > 0:
         num_train = count_records(fn_args.train_files)
+        num_eval = count_records(fn_args.eval_files)
         steps_per_epoch = train["steps_per_epoch"] or math.ceil(num_train / train["batch_size"])
         with strategy.scope():
             trainable = _with_teacher(model, train, fn_args.base_model)
@@ -379,7 +381,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                 num_examples=num_train if training else num_eval,
             )
 
-        num_eval = count_records(fn_args.eval_files)
         fit(
             trainable,
             lambda first_step: dataset(fn_args.train_files, True, first_step),
