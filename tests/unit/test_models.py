@@ -142,8 +142,10 @@ def test_every_model_overfits_a_batch_of_random_labels(name):
         return loss
 
     predict = tf.function(lambda: model(images, training=False), autograph=False)
-    # Up to 300 full-batch steps; accuracy is measured in inference mode (BN moving stats).
-    for _ in range(12):
+    # Up to 500 full-batch steps; accuracy is measured in inference mode (BN moving stats).
+    # The deepest models' loss spikes before it falls: vt_resnet101 passed 0.95 after 325 steps
+    # on an AMD EPYC CPU (2026-12-02), before 300 on Intel ones; the others within 300.
+    for _ in range(20):
         for _ in range(25):
             loss = train_step()
         accuracy = np.mean(np.argmax(predict(), axis=-1) == labels.numpy())
