@@ -97,7 +97,7 @@ def run_loop(case: Case, out_dir: str) -> int:
             for item in source.list_inputs(data_dir, pattern, class_names):
                 for record in source.read(item, class_names):
                     if not isinstance(record, Rejected):
-                        writer.write(record.SerializeToString())
+                        writer.write(record.SerializeToString(deterministic=True))
                         count += 1
     return count
 

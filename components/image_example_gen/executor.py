@@ -106,11 +106,11 @@ def _split_name(exec_properties: dict[str, Any], split_pattern: str) -> str:
 
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
-@beam.typehints.with_output_types(tf.train.Example)
+@beam.typehints.with_output_types(bytes)
 def ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
     pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str
 ) -> beam.pvalue.PCollection:
-    """Reads the inputs of one split into tf.train.Examples.
+    """Reads the inputs of one split into serialized tf.train.Examples.
 
     The driver lists the split's inputs (file names only), groups them into tasks (see
     `reading.group_into_tasks`) and writes the task list to a file; workers read the file's
@@ -127,7 +127,8 @@ def ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
       split_pattern: glob of the split's inputs, relative to input_base.
 
     Returns:
-      PCollection of tf.train.Example, in the format of `sources.base.make_example`.
+      PCollection of serialized tf.train.Examples (bytes, a form TFX's ExampleGen accepts
+      too), in the format of `sources.base.make_example`.
 
     Raises:
       FileNotFoundError: if no file matches the split pattern.
@@ -151,12 +152,12 @@ def ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
         | "SpreadTasks" >> beam.Reshuffle()
         | "ReadFiles"
         >> beam.ParDo(reading.ReadFiles(source, class_names, split)).with_outputs(
-            reading.REJECTED_TAG, main="examples"
+            reading.REPORT_TAG, main="examples"
         )
     )
     rejected_dir = exec_properties.get(_REJECTED_DIR_KEY)
     if rejected_dir:
-        rejects.write_rejects(results.examples, results[reading.REJECTED_TAG], rejected_dir, split)
+        rejects.write_rejects(results[reading.REPORT_TAG], rejected_dir, split)
     return results.examples
 
 

@@ -1,8 +1,8 @@
 """The Beam work of reading image files: what runs on the workers.
 
 Kept apart from the executor, which imports TFX: a Beam worker imports the modules of the
-functions it runs, and importing TFX would add about as much to every worker's start-up as
-TensorFlow itself.
+functions it runs, and none of the modules a worker needs imports TFX or TensorFlow (see
+`example_proto`), each of which would add seconds to every worker's start-up.
 """
 
 import bisect
@@ -10,16 +10,14 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import apache_beam as beam
-import tensorflow as tf
 
-from components.image_example_gen import sources
+from components.image_example_gen import example_proto, files, rejects, sources
 from components.image_example_gen.sources import base
 
 METRICS_NAMESPACE = "ImageExampleGen"
-REJECTED_TAG = "rejected"
+REPORT_TAG = "report"
 # Inputs travel in tasks of up to this many files (fewer when there are few inputs, so that
 # there are at least _MIN_TASKS tasks to spread over the workers): Beam's cost per element,
 # paid per task instead of per file, would otherwise rival reading a 32x32 image.
@@ -35,9 +33,8 @@ def group_into_tasks(inputs: list[base.InputFile]) -> list[tuple[base.InputFile,
 
 def write_tasks(tasks: list[tuple[base.InputFile, ...]], path: str) -> None:
     """Writes `tasks` to `path` (local or gs://), one line per task (see `parse_task`)."""
-    with tf.io.gfile.GFile(path, "w") as f:
-        for task in tasks:
-            f.write(json.dumps([dataclasses.astuple(item) for item in task]) + "\n")
+    lines = (json.dumps([dataclasses.astuple(item) for item in task]) + "\n" for task in tasks)
+    files.write_text(path, "".join(lines))
 
 
 def parse_task(line: str) -> tuple[base.InputFile, ...]:
@@ -46,9 +43,10 @@ def parse_task(line: str) -> tuple[base.InputFile, ...]:
 
 
 class ReadFiles(beam.DoFn):
-    """Reads a task of `InputFile`s (a line of `write_tasks`) into examples; rejected records
-    go to the REJECTED_TAG output. Counts `files_read[<split>]`, `examples_read[<split>]` and
-    `rejected[<split>][<reason>]`."""
+    """Reads a task of `InputFile`s (a line of `write_tasks`) into serialized examples (maps
+    serialized in a fixed order, so the same image gives the same bytes), and one
+    `rejects.TaskReport` of the task to the REPORT_TAG output. Counts `files_read[<split>]`,
+    `examples_read[<split>]` and `rejected[<split>][<reason>]`."""
 
     def __init__(self, source: sources.ImageSource, class_names: list[str], split: str):
         self._source = source
@@ -57,27 +55,31 @@ class ReadFiles(beam.DoFn):
         self._files = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"files_read[{split}]")
         self._examples = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"examples_read[{split}]")
 
-    def process(self, line: str) -> Iterator[Any]:
+    def process(self, line: str) -> Iterator[bytes | beam.pvalue.TaggedOutput]:
         task = parse_task(line)
         examples = 0
+        rejected = []
         for item in task:
             for record in self._source.read(item, self._class_names):
                 if isinstance(record, base.Rejected):
                     name = f"rejected[{self._split}][{record.reason}]"
                     beam.metrics.Metrics.counter(METRICS_NAMESPACE, name).inc()
-                    yield beam.pvalue.TaggedOutput(REJECTED_TAG, record)
+                    rejected.append(record)
                 else:
                     examples += 1
-                    yield record
+                    yield record.SerializeToString(deterministic=True)
         self._files.inc(len(task))
         self._examples.inc(examples)
+        yield beam.pvalue.TaggedOutput(REPORT_TAG, rejects.TaskReport(examples, tuple(rejected)))
 
 
-def hash_split_index(example: Any, num_splits: int, buckets: Sequence[int], feature: str) -> int:
-    """The output split of `example` in a hash split, exactly as TFX's ExampleGen assigns it:
-    SHA-256 of the serialized `feature`, modulo the total of the hash buckets, placed among
-    `buckets` (the running totals of the splits' buckets). A `beam.Partition` function.
+def hash_split_index(record: bytes, num_splits: int, buckets: Sequence[int], feature: str) -> int:
+    """The output split of the serialized example `record` in a hash split, exactly as TFX's
+    ExampleGen assigns it: SHA-256 of the serialized `feature`, modulo the total of the hash
+    buckets, placed among `buckets` (the running totals of the splits' buckets). A
+    `beam.Partition` function.
     """
+    example = example_proto.Example.FromString(record)
     key = example.features.feature[feature].SerializeToString(deterministic=True)
     bucket = int(hashlib.sha256(key).hexdigest(), 16) % buckets[-1]
     del num_splits  # = len(buckets)

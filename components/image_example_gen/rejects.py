@@ -2,7 +2,7 @@
 
 For each input split the pipeline writes, under `<examples artifact>/rejected/`:
 
-- `<split>-NNNNN-of-NNNNN.jsonl`: one JSON object per rejected input,
+- `<split>-00000-of-00001.jsonl`: one JSON object per rejected input, sorted by source id,
   `{"split", "source_id", "reason", "detail", "count"}`, `count` being the images it stands
   for (1, or for a whole unreadable batch file the images it was meant to hold);
 - `<split>-summary.json`: `{"examples": <count>, "<reason>": <rejected images>, ...}`.
@@ -15,59 +15,82 @@ the rejected fraction exceeds its limit; the executor then first copies the reco
 import collections
 import dataclasses
 import json
+from collections.abc import Iterable
 
 import apache_beam as beam
-import tensorflow as tf
 
+from components.image_example_gen import files
 from components.image_example_gen.sources import base
 
 REJECTED_DIR = "rejected"
 DEFAULT_MAX_REJECTED_FRACTION = 0.001
 _EXAMPLES = "examples"
 _SUMMARY_SUFFIX = "-summary.json"
+_RECORDS_SUFFIX = "-00000-of-00001.jsonl"  # one file, named as Beam's text sink names them
 
 
 class TooManyRejectsError(ValueError):
     """More inputs were rejected than the configured fraction allows."""
 
 
-def write_rejects(
-    examples: beam.pvalue.PCollection,
-    rejected: beam.pvalue.PCollection,
-    rejected_dir: str,
-    split: str,
-) -> None:
-    """Writes the rejected records of `split` as JSON lines, and the split's counts."""
+@dataclasses.dataclass(frozen=True)
+class TaskReport:
+    """What one read task produced besides its examples: how many, and what it rejected."""
+
+    examples: int = 0
+    rejected: tuple[base.Rejected, ...] = ()
+
+
+class _MergeReports(beam.CombineFn):
+    """Sums `TaskReport`s into one: the counts add up, the rejected records are gathered
+    (they are few: past `max_rejected_fraction` of the inputs, default 0.1%, the run fails)."""
+
+    def create_accumulator(self) -> tuple[int, list[base.Rejected]]:
+        return 0, []
+
+    def add_input(
+        self, total: tuple[int, list[base.Rejected]], report: TaskReport
+    ) -> tuple[int, list[base.Rejected]]:
+        examples, rejected = total
+        rejected.extend(report.rejected)
+        return examples + report.examples, rejected
+
+    def merge_accumulators(
+        self, totals: Iterable[tuple[int, list[base.Rejected]]]
+    ) -> tuple[int, list[base.Rejected]]:
+        merged = self.create_accumulator()
+        for examples, rejected in totals:
+            merged = self.add_input(merged, TaskReport(examples, tuple(rejected)))
+        return merged
+
+    def extract_output(self, total: tuple[int, list[base.Rejected]]) -> TaskReport:
+        return TaskReport(total[0], tuple(total[1]))
+
+
+def write_rejects(reports: beam.pvalue.PCollection, rejected_dir: str, split: str) -> None:
+    """Writes the rejected records of `split` as JSON lines, and the split's counts, from the
+    `TaskReport` of each read task (one or more per split)."""
     _ = (
-        rejected
-        | "RejectedToJson"
-        >> beam.Map(lambda r: json.dumps({"split": split, **dataclasses.asdict(r)}))
-        | "WriteRejected"
-        >> beam.io.WriteToText(base.join(rejected_dir, split), file_name_suffix=".jsonl")
-    )
-    reason_counts = (
-        rejected
-        | "Reasons" >> beam.Map(lambda r: (r.reason, r.count))
-        | "CountReasons" >> beam.CombinePerKey(sum)
-    )
-    _ = (
-        examples
-        # Combiner lifting counts within each bundle: no per-example shuffle.
-        | "CountExamples" >> beam.combiners.Count.Globally()
-        | "WriteSummary"
-        >> beam.Map(
-            _write_summary,
-            base.join(rejected_dir, split + _SUMMARY_SUFFIX),
-            reasons=beam.pvalue.AsDict(reason_counts),
-        )
+        reports
+        # Combiner lifting sums the reports within each bundle: a few elements are shuffled.
+        | "SumReports" >> beam.CombineGlobally(_MergeReports()).without_defaults()
+        | "WriteReport" >> beam.Map(_write_report, rejected_dir, split)
     )
 
 
-def _write_summary(examples: int, path: str, reasons: dict[str, int]) -> None:
-    """Writes the one summary line of a split (a rerun task writes the same file again)."""
-    tf.io.gfile.makedirs(path.rsplit("/", 1)[0])
-    with tf.io.gfile.GFile(path, "w") as f:
-        f.write(json.dumps({_EXAMPLES: examples, **reasons}, sort_keys=True) + "\n")
+def _write_report(report: TaskReport, rejected_dir: str, split: str) -> None:
+    """Writes the records (sorted, so a rerun writes the same file) and the summary line of
+    `split`; a rerun task replaces both."""
+    records = sorted(report.rejected, key=lambda r: (r.source_id, r.reason, r.detail))
+    lines = (json.dumps({"split": split, **dataclasses.asdict(r)}) + "\n" for r in records)
+    files.write_text(base.join(rejected_dir, f"{split}{_RECORDS_SUFFIX}"), "".join(lines))
+    reasons = collections.Counter()
+    for record in records:
+        reasons[record.reason] += record.count
+    summary = {_EXAMPLES: report.examples, **reasons}
+    files.write_text(
+        base.join(rejected_dir, split + _SUMMARY_SUFFIX), json.dumps(summary, sort_keys=True) + "\n"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,9 +110,8 @@ class RejectReport:
     @classmethod
     def read(cls, rejected_dir: str) -> "RejectReport":
         counts: collections.Counter[str] = collections.Counter()
-        for path in tf.io.gfile.glob(base.join(rejected_dir, "*" + _SUMMARY_SUFFIX)):
-            with tf.io.gfile.GFile(path) as f:
-                counts.update(json.loads(f.read()))
+        for path in files.glob(base.join(rejected_dir, "*" + _SUMMARY_SUFFIX)):
+            counts.update(json.loads(files.read_text(path)))
         examples = counts.pop(_EXAMPLES, 0)
         return cls(examples, dict(sorted(counts.items())), rejected_dir)
 
@@ -117,10 +139,9 @@ class RejectReport:
         TFX deletes the outputs of a failed execution, so a run that fails on rejects keeps
         its records outside the Examples artifact with this.
         """
-        tf.io.gfile.makedirs(dest_dir)
-        for name in tf.io.gfile.listdir(self.rejected_dir):
-            src = base.join(self.rejected_dir, name)
-            tf.io.gfile.copy(src, base.join(dest_dir, name), overwrite=True)
+        files.makedirs(dest_dir)
+        for name in files.listdir(self.rejected_dir):
+            files.copy(base.join(self.rejected_dir, name), base.join(dest_dir, name))
         return dataclasses.replace(self, rejected_dir=dest_dir)
 
     def check(self, max_fraction: float) -> None:

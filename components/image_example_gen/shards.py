@@ -24,18 +24,19 @@ import os
 from collections.abc import Iterable
 
 import apache_beam as beam
-import tensorflow as tf
 
+from components.image_example_gen import example_proto, files, tfrecords
 from components.image_example_gen.sources.base import SOURCE_ID_KEY
 
 FILE_PREFIX = "data_tfrecord"
 DEFAULT_SHARD_BYTES = 128 * 1024 * 1024
 
 
-def order_key(example: tf.train.Example) -> bytes:
-    """SHA-256 of the example's `source_id`: its shard and its place in the shard."""
-    source_id = example.features.feature[SOURCE_ID_KEY].bytes_list.value[0]
-    return hashlib.sha256(source_id).digest()
+def order_key(record: bytes) -> bytes:
+    """SHA-256 of the `source_id` of the serialized example `record`: its shard and its
+    place in the shard."""
+    example = example_proto.Example.FromString(record)
+    return hashlib.sha256(example.features.feature[SOURCE_ID_KEY].bytes_list.value[0]).digest()
 
 
 def num_shards(total_bytes: int, shard_bytes: int) -> int:
@@ -54,27 +55,23 @@ def _write_shard(shard: tuple[int, Iterable], output_dir: str, count: int) -> It
     index, values = shard
     path = shard_path(output_dir, index, count)
     tmp = f"{path}.tmp"
-    with tf.io.TFRecordWriter(tmp, options="GZIP") as writer:
-        for _, record in sorted(v for v in values if v is not None):
-            writer.write(record)
-    tf.io.gfile.rename(tmp, path, overwrite=True)
+    tfrecords.write(tmp, (record for _, record in sorted(v for v in values if v is not None)))
+    files.rename(tmp, path)
     yield path
 
 
 @beam.ptransform_fn
-@beam.typehints.with_input_types(tf.train.Example)
+@beam.typehints.with_input_types(bytes)
 def WriteShards(  # noqa: N802 - Beam PTransform naming, as in TFX.
-    examples: beam.pvalue.PCollection, output_dir: str, shard_bytes: int = DEFAULT_SHARD_BYTES
+    records: beam.pvalue.PCollection, output_dir: str, shard_bytes: int = DEFAULT_SHARD_BYTES
 ) -> beam.pvalue.PCollection:
-    """Writes `examples` into `output_dir` (see the module docstring); returns the paths."""
+    """Writes `records`, serialized tf.train.Examples, into `output_dir` (see the module
+    docstring); returns the paths."""
     if shard_bytes < 1:
         raise ValueError(f"shard_bytes must be at least 1, not {shard_bytes}")
-    tf.io.gfile.makedirs(output_dir)
-    # (key, serialized): the serialized bytes break ties between duplicate source ids. Maps
-    # (the features) serialize in a fixed order only when asked to.
-    keyed = examples | "Key" >> beam.Map(
-        lambda e: (order_key(e), e.SerializeToString(deterministic=True))
-    )
+    files.makedirs(output_dir)
+    # (key, record): the record breaks ties between duplicate source ids.
+    keyed = records | "Key" >> beam.Map(lambda record: (order_key(record), record))
     count = (
         keyed
         | "Bytes" >> beam.Map(lambda kv: len(kv[1]))

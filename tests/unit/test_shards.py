@@ -13,11 +13,17 @@ from tests.fixtures.cifar import write_cifar10_python
 from tests.fixtures.reading import run_executor
 
 
-def _examples(n: int) -> list[tf.train.Example]:
-    return [make_example(b"x" * 100, 1, 1, 3, i % 3, "c", f"img{i:03d}") for i in range(n)]
+def _examples(n: int) -> list[bytes]:
+    """`n` serialized examples, as ImageExampleGen's readers produce them."""
+    return [
+        make_example(b"x" * 100, 1, 1, 3, i % 3, "c", f"img{i:03d}").SerializeToString(
+            deterministic=True
+        )
+        for i in range(n)
+    ]
 
 
-def _write(tmp_path: Path, examples: list[tf.train.Example], shard_bytes: int) -> list[Path]:
+def _write(tmp_path: Path, examples: list[bytes], shard_bytes: int) -> list[Path]:
     with beam.Pipeline() as pipeline:
         _ = (
             pipeline
@@ -33,17 +39,17 @@ def _records(path: Path) -> list[bytes]:
 
 def test_shards_are_sized_complete_and_sorted_by_the_hash_of_the_source_id(tmp_path: Path):
     examples = _examples(60)
-    record_bytes = len(examples[0].SerializeToString())
+    record_bytes = len(examples[0])
 
     files = _write(tmp_path, examples, shard_bytes=10 * record_bytes)
 
     assert [f.name for f in files] == [f"data_tfrecord-{i:05d}-of-00006.gz" for i in range(6)]
-    written = [tf.train.Example.FromString(r) for f in files for r in _records(f)]
+    written = [r for f in files for r in _records(f)]
     assert sorted(written, key=shards.order_key) == sorted(examples, key=shards.order_key), (
         "every example exactly once"
     )
     for f in files:
-        keys = [shards.order_key(tf.train.Example.FromString(r)) for r in _records(f)]
+        keys = [shards.order_key(r) for r in _records(f)]
         assert keys == sorted(keys)
     assert not list(tmp_path.glob("*.tmp"))
 

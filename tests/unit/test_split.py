@@ -20,18 +20,19 @@ _RATIOS = st.dictionaries(
 )
 
 
-def _split_of(example: tf.train.Example, ratios: dict[str, int]) -> str:
-    """The split ImageExampleGen puts `example` in, under `ratios`: the one TFX's own
-    ExampleGen would choose."""
+def _split_of(record: bytes, ratios: dict[str, int]) -> str:
+    """The split ImageExampleGen puts the serialized example `record` in, under `ratios`: the
+    one TFX's own ExampleGen would choose."""
     config = hash_split_config(ratios)
     buckets = [sum(list(ratios.values())[: i + 1]) for i in range(len(ratios))]
-    index = hash_split_index(example, len(buckets), buckets, config.partition_feature_name)
+    index = hash_split_index(record, len(buckets), buckets, config.partition_feature_name)
+    example = tf.train.Example.FromString(record)
     assert index == _PartitionFn(example, len(buckets), buckets, config)
     return config.splits[index].name
 
 
-def _example(source_id: str, image: bytes = b"", label: int = 0) -> tf.train.Example:
-    return make_example(image, 1, 1, 1, label, "x", source_id)
+def _example(source_id: str, image: bytes = b"", label: int = 0) -> bytes:
+    return make_example(image, 1, 1, 1, label, "x", source_id).SerializeToString(deterministic=True)
 
 
 @settings(max_examples=50, deadline=None)

@@ -30,10 +30,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
 from absl import logging
 
-from components.image_example_gen import download
+from components.image_example_gen import download, files
 from components.image_example_gen.sources import base
 
 _SIDE = 32
@@ -103,12 +102,12 @@ class CifarSource(base.ImageSource):
         Raises FileNotFoundError naming the layout when an existing `data_dir` holds neither
         layout, or when it does not exist and the official archive cannot be downloaded.
         """
-        if data_dir.endswith(".tar.gz") and tf.io.gfile.exists(data_dir):
+        if data_dir.endswith(".tar.gz") and files.exists(data_dir):
             return self._unpack(data_dir)
         found = self._find_layout(data_dir)
         if found:
             return found
-        if tf.io.gfile.exists(data_dir):
+        if files.isdir(data_dir) or files.exists(data_dir):
             raise FileNotFoundError(
                 f"found no {self.python.meta_file} nor {self.binary.meta_file} in {data_dir} "
                 f"nor in its {self.python.subdir}/ or {self.binary.subdir}/: "
@@ -135,7 +134,7 @@ class CifarSource(base.ImageSource):
 
     def read(
         self, item: base.InputFile, class_names: Sequence[str]
-    ) -> Iterator[tf.train.Example | base.Rejected]:
+    ) -> Iterator[base.Example | base.Rejected]:
         data_dir = os.path.dirname(item.path)
         try:
             coarse_names = self._names(data_dir)[1]
@@ -167,7 +166,7 @@ class CifarSource(base.ImageSource):
     def _find_layout(self, data_dir: str) -> str | None:
         for layout in (self.python, self.binary):
             for candidate in (data_dir, base.join(data_dir, layout.subdir)):
-                if tf.io.gfile.exists(base.join(candidate, layout.meta_file)):
+                if files.exists(base.join(candidate, layout.meta_file)):
                     return candidate
         return None
 
@@ -189,7 +188,7 @@ class CifarSource(base.ImageSource):
 
     def _layout_of(self, data_dir: str) -> CifarLayout:
         """The binary layout when its meta file is in `data_dir`, else the python layout."""
-        is_binary = tf.io.gfile.exists(base.join(data_dir, self.binary.meta_file))
+        is_binary = files.exists(base.join(data_dir, self.binary.meta_file))
         return self.binary if is_binary else self.python
 
     def _names(self, data_dir: str) -> tuple[list[str], list[str]]:
@@ -233,8 +232,7 @@ class CifarSource(base.ImageSource):
 
     def _load_binary(self, path: str) -> tuple[np.ndarray, list[int], list[int] | None, list[str]]:
         label_bytes = 2 if self.coarse_labels_key else 1
-        with tf.io.gfile.GFile(path, "rb") as f:
-            raw = np.frombuffer(f.read(), np.uint8)
+        raw = np.frombuffer(base.read_input(path), np.uint8)
         record = label_bytes + _PIXELS
         if raw.size == 0 or raw.size % record:
             started = -(-raw.size // record)  # the records the bytes start, the last partial
@@ -251,8 +249,7 @@ class CifarSource(base.ImageSource):
 
     def _load(self, path: str, required_keys: tuple[bytes, ...]) -> dict[bytes, Any]:
         """Unpickles one file of the python layout and checks it has `required_keys`."""
-        with tf.io.gfile.GFile(path, "rb") as f:
-            serialized = f.read()
+        serialized = base.read_input(path)
         try:
             content = pickle.loads(serialized, encoding="bytes")
         except Exception as e:  # Unpickling garbage raises any of a dozen types.
@@ -275,8 +272,7 @@ def _to_hwc(rows: np.ndarray) -> np.ndarray:
 
 def _read_lines(path: str) -> list[str]:
     """The non-blank lines of a names file."""
-    with tf.io.gfile.GFile(path) as f:
-        return [line.strip() for line in f.read().splitlines() if line.strip()]
+    return [line.strip() for line in files.read_text(path).splitlines() if line.strip()]
 
 
 _CIFAR_URL = "https://www.cs.toronto.edu/~kriz/"

@@ -21,8 +21,7 @@ import io
 import os
 from collections.abc import Iterator, Sequence
 
-import tensorflow as tf
-
+from components.image_example_gen import files
 from components.image_example_gen.sources import base, image_files
 
 MANIFEST_FILE = "manifest.csv"
@@ -48,11 +47,6 @@ def parse_manifest(text: str, origin: str = MANIFEST_FILE) -> list[tuple[str, st
     return rows
 
 
-def _read_text(path: str) -> str:
-    with tf.io.gfile.GFile(path) as f:
-        return f.read()
-
-
 @dataclasses.dataclass(frozen=True)
 class FolderSource(base.ImageSource):
     """Class-folder trees and CSV manifests (see the module docstring).
@@ -71,12 +65,12 @@ class FolderSource(base.ImageSource):
     target_format: str = "PNG"
 
     def splits(self, data_dir: str) -> dict[str, str]:
-        if tf.io.gfile.exists(base.join(data_dir, MANIFEST_FILE)):
+        if files.exists(base.join(data_dir, MANIFEST_FILE)):
             return {"all": MANIFEST_FILE}
-        if not tf.io.gfile.isdir(base.join(data_dir, "train")):
+        if not files.isdir(base.join(data_dir, "train")):
             return {"all": "*"}
-        has_val = tf.io.gfile.isdir(base.join(data_dir, "val"))
-        has_test = tf.io.gfile.isdir(base.join(data_dir, "test"))
+        has_val = files.isdir(base.join(data_dir, "val"))
+        has_test = files.isdir(base.join(data_dir, "test"))
         if not has_val and not has_test:
             return {"all": "train/*"}
         splits = {"train": "train/*", "eval": "val/*" if has_val else "test/*"}
@@ -86,16 +80,16 @@ class FolderSource(base.ImageSource):
 
     def class_names(self, data_dir: str) -> list[str]:
         data_dir = self.resolve_data_dir(data_dir)
-        if tf.io.gfile.exists(base.join(data_dir, MANIFEST_FILE)):
+        if files.exists(base.join(data_dir, MANIFEST_FILE)):
             classes_path = base.join(data_dir, CLASSES_FILE)
-            if tf.io.gfile.exists(classes_path):
-                names = [line.strip() for line in _read_text(classes_path).splitlines()]
+            if files.exists(classes_path):
+                names = [line.strip() for line in files.read_text(classes_path).splitlines()]
                 names = [name for name in names if name]
             else:
                 names = sorted({label for _, label in self._manifest(data_dir)})
         else:
             train_dir = base.join(data_dir, "train")
-            root = train_dir if tf.io.gfile.isdir(train_dir) else data_dir
+            root = train_dir if files.isdir(train_dir) else data_dir
             names = image_files.list_class_dirs(root)
         if not names:
             raise ValueError(f"{data_dir} holds no classes: expected {self.layout}")
@@ -121,12 +115,12 @@ class FolderSource(base.ImageSource):
 
     def read(
         self, item: base.InputFile, class_names: Sequence[str]
-    ) -> Iterator[tf.train.Example | base.Rejected]:
+    ) -> Iterator[base.Example | base.Rejected]:
         return image_files.read_image_file(item, class_names, self.keep_formats, self.target_format)
 
     def _manifest(self, data_dir: str) -> list[tuple[str, str]]:
         path = base.join(data_dir, MANIFEST_FILE)
-        return parse_manifest(_read_text(path), origin=path)
+        return parse_manifest(files.read_text(path), origin=path)
 
 
 FOLDER = FolderSource()

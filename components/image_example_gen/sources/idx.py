@@ -12,7 +12,6 @@ import gzip
 from collections.abc import Iterator, Sequence
 
 import numpy as np
-import tensorflow as tf
 
 from components.image_example_gen.sources import base
 
@@ -42,8 +41,7 @@ def parse_idx(data: bytes, dims: int) -> np.ndarray:
 
 
 def _read_idx(path: str, dims: int) -> np.ndarray:
-    with tf.io.gfile.GFile(path, "rb") as f:
-        compressed = f.read()
+    compressed = base.read_input(path)
     try:
         data = gzip.decompress(compressed)
     except (OSError, EOFError) as e:
@@ -69,18 +67,13 @@ class IdxSource(base.ImageSource):
 
     def read(
         self, item: base.InputFile, class_names: Sequence[str]
-    ) -> Iterator[tf.train.Example | base.Rejected]:
+    ) -> Iterator[base.Example | base.Rejected]:
         labels_path = item.path[: -len(IMAGES_SUFFIX)] + LABELS_SUFFIX
         try:
             images = _read_idx(item.path, 3)
             labels = _read_idx(labels_path, 1)
         except base.InvalidInputError as e:
             yield e.rejected(item.source_id)
-            return
-        except tf.errors.NotFoundError:
-            yield base.Rejected(
-                item.source_id, base.UNREADABLE_FILE, f"its labels {labels_path} are missing"
-            )
             return
         if len(images) != len(labels):
             yield base.Rejected(

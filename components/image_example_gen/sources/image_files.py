@@ -9,9 +9,9 @@ import io
 import os
 from collections.abc import Iterator, Sequence
 
-import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
 
+from components.image_example_gen import files
 from components.image_example_gen.sources import base
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
@@ -66,7 +66,7 @@ def read_image_file(
     class_names: Sequence[str],
     keep_formats: frozenset[str],
     target_format: str,
-) -> Iterator[tf.train.Example | base.Rejected]:
+) -> Iterator[base.Example | base.Rejected]:
     """Yields the example of the one-image file `item`, or why it has none."""
     if item.label is None:
         detail = (
@@ -85,14 +85,8 @@ def read_image_file(
             item.source_id, base.NOT_AN_IMAGE, f"extension is not one of {IMAGE_EXTENSIONS}"
         )
         return
-    try:
-        with tf.io.gfile.GFile(item.path, "rb") as f:
-            data = f.read()
-    except tf.errors.OpError as e:  # e.g. a folder inside a class folder
-        yield base.Rejected(item.source_id, base.UNREADABLE_FILE, e.message)
-        return
-    try:
-        image = encode_image(data, keep_formats, target_format)
+    try:  # unreadable: e.g. a folder inside a class folder
+        image = encode_image(base.read_input(item.path), keep_formats, target_format)
     except base.InvalidInputError as e:
         yield e.rejected(item.source_id)
         return
@@ -111,8 +105,8 @@ def list_class_dirs(root: str) -> list[str]:
     """Sorted names of the sub-directories of `root` (the classes of a class-folder tree)."""
     return sorted(
         name.rstrip("/")
-        for name in tf.io.gfile.listdir(root)
-        if tf.io.gfile.isdir(base.join(root, name.rstrip("/")))
+        for name in files.listdir(root)
+        if files.isdir(base.join(root, name.rstrip("/")))
     )
 
 
@@ -129,15 +123,15 @@ def class_folder_inputs(
     they are rejected, not lost. At most `max_per_class` entries per folder, first by name.
     """
     inputs = []
-    for match in sorted(tf.io.gfile.glob(base.join(data_dir, pattern))):
-        if not tf.io.gfile.isdir(match):
+    for match in sorted(files.glob(base.join(data_dir, pattern))):
+        if not files.isdir(match):
             inputs.append(base.InputFile(match, base.relative_id(data_dir, match)))
             continue
         class_key = os.path.basename(match.rstrip("/"))
         # No stat per file: ImageNet has 1.28M of them, and on gs:// each stat is a request.
         # Nested folders are listed as inputs too, and rejected by `read_image_file`.
-        files = sorted(name.rstrip("/") for name in tf.io.gfile.listdir(match))
-        for name in files[:max_per_class]:
+        names = sorted(name.rstrip("/") for name in files.listdir(match))
+        for name in names[:max_per_class]:
             path = base.join(match, name)
             inputs.append(
                 base.InputFile(

@@ -15,12 +15,12 @@ JPEG, not dropped. The `val` images form the `eval` split.
 """
 
 import dataclasses
+import io
 import os
 import re
 from collections.abc import Iterator, Sequence
 
-import tensorflow as tf
-
+from components.image_example_gen import files
 from components.image_example_gen.sources import base, image_files
 
 DEVKIT_DATA_DIR = "ILSVRC2012_devkit_t12/data"
@@ -31,19 +31,14 @@ _WNID = re.compile(r"^n\d{8}$")
 _VAL_NUMBER = re.compile(r"_(\d+)\.[A-Za-z]+$")
 
 
-def _read_text(path: str) -> str:
-    with tf.io.gfile.GFile(path) as f:
-        return f.read()
-
-
 def load_devkit_labels(devkit_dir: str) -> list[str]:
     """The wnid of every validation image, in image-number order (index 0 = image 1)."""
     import scipy.io
 
-    with tf.io.gfile.GFile(base.join(devkit_dir, META_FILE), "rb") as f:
-        synsets = scipy.io.loadmat(f, squeeze_me=True)["synsets"]
+    meta = io.BytesIO(files.read_bytes(base.join(devkit_dir, META_FILE)))
+    synsets = scipy.io.loadmat(meta, squeeze_me=True)["synsets"]
     wnid_of_id = {int(s["ILSVRC2012_ID"]): str(s["WNID"]) for s in synsets}
-    ids = _read_text(base.join(devkit_dir, GROUND_TRUTH_FILE)).split()
+    ids = files.read_text(base.join(devkit_dir, GROUND_TRUTH_FILE)).split()
     return [wnid_of_id[int(i)] for i in ids]
 
 
@@ -64,13 +59,13 @@ class ImageNetSource(base.ImageSource):
     max_per_class: int | None = None
 
     def resolve_data_dir(self, data_dir: str) -> str:
-        if not tf.io.gfile.isdir(base.join(data_dir, "train")):
+        if not files.isdir(base.join(data_dir, "train")):
             raise FileNotFoundError(f"found no train/ in {data_dir}: expected {self.layout}")
         return data_dir
 
     def splits(self, data_dir: str) -> dict[str, str]:
         splits = {"train": "train/*"}
-        if tf.io.gfile.isdir(base.join(data_dir, "val")):
+        if files.isdir(base.join(data_dir, "val")):
             splits["eval"] = "val/*"
         return splits
 
@@ -89,9 +84,9 @@ class ImageNetSource(base.ImageSource):
         wnids = self.wnids(data_dir)
         for mapping_file in SYNSET_MAPPING_FILES:
             path = base.join(data_dir, mapping_file)
-            if tf.io.gfile.exists(path):
+            if files.exists(path):
                 names = {}
-                for line in _read_text(path).splitlines():
+                for line in files.read_text(path).splitlines():
                     wnid, _, words = line.strip().partition(" ")
                     names[wnid] = words.split(",")[0].strip() or wnid
                 return [names.get(wnid, wnid) for wnid in wnids]
@@ -101,8 +96,8 @@ class ImageNetSource(base.ImageSource):
         self, data_dir: str, pattern: str, class_names: Sequence[str]
     ) -> list[base.InputFile]:
         class_index = {wnid: index for index, wnid in enumerate(self.wnids(data_dir))}
-        matches = tf.io.gfile.glob(base.join(data_dir, pattern))
-        if any(tf.io.gfile.isdir(match) for match in matches):
+        matches = files.glob(base.join(data_dir, pattern))
+        if any(files.isdir(match) for match in matches):
             return image_files.class_folder_inputs(
                 data_dir, pattern, class_index, self.max_per_class
             )
@@ -116,7 +111,7 @@ class ImageNetSource(base.ImageSource):
             (
                 d
                 for d in (data_dir, base.join(data_dir, DEVKIT_DATA_DIR))
-                if tf.io.gfile.exists(base.join(d, GROUND_TRUTH_FILE))
+                if files.exists(base.join(d, GROUND_TRUTH_FILE))
             ),
             None,
         )
@@ -145,7 +140,7 @@ class ImageNetSource(base.ImageSource):
 
     def read(
         self, item: base.InputFile, class_names: Sequence[str]
-    ) -> Iterator[tf.train.Example | base.Rejected]:
+    ) -> Iterator[base.Example | base.Rejected]:
         return image_files.read_image_file(item, class_names, frozenset({"JPEG"}), "JPEG")
 
 

@@ -1,0 +1,86 @@
+"""File access for ImageExampleGen, for local paths and remote ones (gs://, s3://) alike.
+
+What Beam workers do with files — read an input, write a shard or a summary, rename — goes
+through Beam's `FileSystems`, which a worker has imported already. `tf.io.gfile` would work
+too, but importing TensorFlow costs every worker process about 2 s (see `example_proto`).
+The driver, which imports TensorFlow anyway, lists data sets (directories, globs, existence)
+with `tf.io.gfile`, since Beam's file systems know no directories: those functions say
+"driver only".
+"""
+
+from typing import BinaryIO
+
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+
+def _gfile():
+    """`tf.io.gfile`, imported on first use: by the driver's listing only."""
+    import tensorflow as tf  # here, not at the top: see the module docstring
+
+    return tf.io.gfile
+
+
+def exists(path: str) -> bool:
+    """Whether the file `path` exists (for a directory, ask `isdir`)."""
+    return FileSystems.exists(path)
+
+
+def isdir(path: str) -> bool:
+    """Whether `path` is a directory (driver only)."""
+    return _gfile().isdir(path)
+
+
+def glob(pattern: str) -> list[str]:
+    """The paths that match `pattern`, unsorted (driver only)."""
+    return _gfile().glob(pattern)
+
+
+def listdir(path: str) -> list[str]:
+    """The names in the directory `path`; sub-directories may end in "/" (driver only)."""
+    return _gfile().listdir(path)
+
+
+def makedirs(path: str) -> None:
+    """Makes the directory `path` and its parents, if missing (driver only)."""
+    _gfile().makedirs(path)
+
+
+def read_bytes(path: str) -> bytes:
+    """The contents of the file `path`.
+
+    Raises:
+      OSError: when it cannot be read, e.g. it is missing or a directory.
+    """
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return f.read()
+
+
+def read_text(path: str) -> str:
+    """The contents of the UTF-8 text file `path`; raises OSError like `read_bytes`."""
+    return read_bytes(path).decode("utf-8")
+
+
+def create(path: str, gzip: bool = False) -> BinaryIO:
+    """A new binary file `path` to write (local parent directories are made); its contents
+    gzip-compressed when `gzip`."""
+    compression = CompressionTypes.GZIP if gzip else CompressionTypes.UNCOMPRESSED
+    return FileSystems.create(path, compression_type=compression)
+
+
+def write_text(path: str, text: str) -> None:
+    """Writes `text` as UTF-8 to `path`, replacing the file if it exists."""
+    with create(path) as f:
+        f.write(text.encode("utf-8"))
+
+
+def rename(src: str, dst: str) -> None:
+    """Moves `src` to `dst`, replacing `dst` if it exists (local: one atomic rename)."""
+    FileSystems.rename([src], [dst])
+
+
+def copy(src: str, dst: str) -> None:
+    """Copies the file `src` to `dst`, replacing `dst` if it exists."""
+    data = read_bytes(src)
+    with create(dst) as f:
+        f.write(data)
