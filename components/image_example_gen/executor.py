@@ -106,11 +106,11 @@ def _split_name(exec_properties: dict[str, Any], split_pattern: str) -> str:
 
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
-@beam.typehints.with_output_types(bytes)
+@beam.typehints.with_output_types(shards.KeyedRecords)
 def ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
     pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str
 ) -> beam.pvalue.PCollection:
-    """Reads the inputs of one split into serialized tf.train.Examples.
+    """Reads the inputs of one split into batches of serialized tf.train.Examples.
 
     The driver lists the split's inputs (file names only), groups them into tasks (see
     `reading.group_into_tasks`) and writes the task list to a file; workers read the file's
@@ -127,8 +127,8 @@ def ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
       split_pattern: glob of the split's inputs, relative to input_base.
 
     Returns:
-      PCollection of serialized tf.train.Examples (bytes, a form TFX's ExampleGen accepts
-      too), in the format of `sources.base.make_example`.
+      PCollection of `shards.KeyedRecords`: per read task, the (order key, serialized
+      tf.train.Example) of its examples, in the format of `sources.base.make_example`.
 
     Raises:
       FileNotFoundError: if no file matches the split pattern.
@@ -239,18 +239,17 @@ class Executor(BaseExampleGenExecutor):
             }
         [split] = input_config.splits
         buckets = list(itertools.accumulate(s.hash_buckets for s in split_config.splits))
+        feature = split_config.partition_feature_name or base.SOURCE_ID_KEY
         parts = (
             pipeline
             | "InputToRecord" >> ImagesToExample(exec_properties, split.pattern)
-            | "SplitData"
-            >> beam.Partition(
-                reading.hash_split_index,
-                len(buckets),
-                buckets,
-                split_config.partition_feature_name or base.SOURCE_ID_KEY,
-            )
+            | "SplitData" >> beam.FlatMap(reading.split_batch, buckets, feature)
+            | "Partition" >> beam.Partition(reading.split_of, len(buckets))
         )
-        return dict(zip(names, parts, strict=True))
+        return {
+            name: part | f"Batches[{name}]" >> beam.Values()
+            for name, part in zip(names, parts, strict=True)
+        }
 
     def _write_examples(
         self, examples: Any, exec_properties: dict[str, Any], shard_bytes: int

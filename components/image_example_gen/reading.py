@@ -10,10 +10,11 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import apache_beam as beam
 
-from components.image_example_gen import example_proto, files, rejects, sources
+from components.image_example_gen import example_proto, files, rejects, shards, sources
 from components.image_example_gen.sources import base
 
 METRICS_NAMESPACE = "ImageExampleGen"
@@ -43,10 +44,10 @@ def parse_task(line: str) -> tuple[base.InputFile, ...]:
 
 
 class ReadFiles(beam.DoFn):
-    """Reads a task of `InputFile`s (a line of `write_tasks`) into serialized examples (maps
-    serialized in a fixed order, so the same image gives the same bytes), and one
-    `rejects.TaskReport` of the task to the REPORT_TAG output. Counts `files_read[<split>]`,
-    `examples_read[<split>]` and `rejected[<split>][<reason>]`."""
+    """Reads a task of `InputFile`s (a line of `write_tasks`) into one batch of its examples
+    (`shards.KeyedRecords`, none when all were rejected), and one `rejects.TaskReport` of the
+    task to the REPORT_TAG output. Counts `files_read[<split>]`, `examples_read[<split>]` and
+    `rejected[<split>][<reason>]`."""
 
     def __init__(self, source: sources.ImageSource, class_names: list[str], split: str):
         self._source = source
@@ -55,9 +56,10 @@ class ReadFiles(beam.DoFn):
         self._files = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"files_read[{split}]")
         self._examples = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"examples_read[{split}]")
 
-    def process(self, line: str) -> Iterator[bytes | beam.pvalue.TaggedOutput]:
+    # Iterator[Any]: Beam would read a union with TaggedOutput as the main output's type.
+    def process(self, line: str) -> Iterator[Any]:
         task = parse_task(line)
-        examples = 0
+        batch = []
         rejected = []
         for item in task:
             for record in self._source.read(item, self._class_names):
@@ -66,21 +68,37 @@ class ReadFiles(beam.DoFn):
                     beam.metrics.Metrics.counter(METRICS_NAMESPACE, name).inc()
                     rejected.append(record)
                 else:
-                    examples += 1
-                    yield record.SerializeToString(deterministic=True)
+                    batch.append(shards.keyed_record(record))
         self._files.inc(len(task))
-        self._examples.inc(examples)
-        yield beam.pvalue.TaggedOutput(REPORT_TAG, rejects.TaskReport(examples, tuple(rejected)))
+        self._examples.inc(len(batch))
+        if batch:
+            yield batch
+        yield beam.pvalue.TaggedOutput(REPORT_TAG, rejects.TaskReport(len(batch), tuple(rejected)))
 
 
 def hash_split_index(record: bytes, num_splits: int, buckets: Sequence[int], feature: str) -> int:
     """The output split of the serialized example `record` in a hash split, exactly as TFX's
     ExampleGen assigns it: SHA-256 of the serialized `feature`, modulo the total of the hash
-    buckets, placed among `buckets` (the running totals of the splits' buckets). A
-    `beam.Partition` function.
+    buckets, placed among `buckets` (the running totals of the splits' buckets).
     """
     example = example_proto.Example.FromString(record)
     key = example.features.feature[feature].SerializeToString(deterministic=True)
     bucket = int(hashlib.sha256(key).hexdigest(), 16) % buckets[-1]
     del num_splits  # = len(buckets)
     return bisect.bisect(buckets, bucket)
+
+
+def split_batch(
+    batch: list[tuple[bytes, bytes]], buckets: list[int], feature: str
+) -> Iterator[tuple[int, list[tuple[bytes, bytes]]]]:
+    """The records of `batch` by output split of a hash split (see `hash_split_index`):
+    (split index, records) for each split that gets some."""
+    return shards.group_by(
+        batch, lambda keyed: hash_split_index(keyed[1], len(buckets), buckets, feature)
+    )
+
+
+def split_of(part: tuple[int, list[tuple[bytes, bytes]]], num_splits: int) -> int:
+    """The split index of a part made by `split_batch`: a `beam.Partition` function."""
+    del num_splits  # the index is below it
+    return part[0]

@@ -1,17 +1,24 @@
 """How ImageExampleGen hands its inputs to Beam: every file once, in tasks of bounded size,
 to workers that import no TensorFlow."""
 
+import base64
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import apache_beam as beam
 import tensorflow as tf
 from apache_beam.internal import pickler
+from apache_beam.portability import common_urns, python_urns
+from apache_beam.portability.api import beam_runner_api_pb2
+from apache_beam.runners.runner import PipelineResult, PipelineRunner, PipelineState
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tfx.types import standard_artifacts
 
-from components.image_example_gen import reading, sources
+from components.image_example_gen import executor, reading, sources
+from components.image_example_gen.component import create_image_example_gen
 from components.image_example_gen.sources.base import InputFile
 from tests.fixtures.cifar import write_cifar10_python
 from tests.fixtures.idx import write_mnist
@@ -58,8 +65,8 @@ from components.image_example_gen import rejects, shards, tfrecords
 jobs = json.load(open(sys.argv[1]))
 for job in jobs:
     read_files = pickler.loads(job["read_files"].encode())
-    records = [r for r in read_files.process(job["task"]) if isinstance(r, bytes)]
-    tfrecords.write(job["output"], records)
+    [batch] = [out for out in read_files.process(job["task"]) if isinstance(out, list)]
+    tfrecords.write(job["output"], [record for _, record in batch])
 assert "tensorflow" not in sys.modules, "a worker imported TensorFlow"
 """
 
@@ -101,3 +108,60 @@ def test_a_worker_reads_and_writes_without_importing_tensorflow(tmp_path: Path) 
         written = [r.numpy() for r in tf.data.TFRecordDataset(path, compression_type="GZIP")]
         assert written == records, name
         assert tf.train.Example.FromString(written[0]).features.feature["label_name"].bytes_list
+
+
+class _CapturingRunner(PipelineRunner):
+    """Keeps the pipeline's graph instead of running it."""
+
+    graph: beam_runner_api_pb2.Pipeline | None = None
+
+    def run_pipeline(self, pipeline: beam.Pipeline, options: object) -> PipelineResult:
+        _CapturingRunner.graph = pipeline.to_runner_api()
+        return PipelineResult(PipelineState.DONE)
+
+
+def _pickled_functions(graph: beam_runner_api_pb2.Pipeline) -> list[bytes]:
+    """What a worker unpickles to run `graph`: the DoFns and CombineFns of its transforms."""
+    functions = []
+    for transform in graph.components.transforms.values():
+        if transform.spec.urn == common_urns.primitives.PAR_DO.urn:
+            function = beam_runner_api_pb2.ParDoPayload.FromString(transform.spec.payload).do_fn
+        elif transform.spec.urn in (
+            common_urns.composites.COMBINE_PER_KEY.urn,
+            common_urns.composites.COMBINE_GLOBALLY.urn,
+        ):
+            payload = beam_runner_api_pb2.CombinePayload.FromString(transform.spec.payload)
+            function = payload.combine_fn
+        else:
+            continue
+        if function.urn in (python_urns.PICKLED_DOFN_INFO, python_urns.PICKLED_COMBINE_FN):
+            functions.append(function.payload)
+    return functions
+
+
+def test_no_function_of_the_pipeline_makes_a_worker_import_tensorflow(tmp_path: Path) -> None:
+    """A function defined in a module that imports TFX or TensorFlow (e.g. a lambda in the
+    executor) would make every worker import it to unpickle the function."""
+    data_dir = write_class_tree(tmp_path / "folder", ["cat", "dog"], per_class=2)
+    component = create_image_example_gen(str(data_dir), "folder")  # hash-split
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "examples")
+    context = executor.Executor.Context(
+        make_beam_pipeline_fn=lambda: beam.Pipeline(runner=_CapturingRunner())
+    )
+    executor.Executor(context).Do({}, {"examples": [examples]}, component.exec_properties)
+    functions = _pickled_functions(_CapturingRunner.graph)
+    assert len(functions) > 10
+    (tmp_path / "functions.json").write_text(
+        json.dumps([base64.b64encode(f).decode() for f in functions])
+    )
+
+    script = """
+import base64, json, sys
+from apache_beam.internal import pickler
+for function in json.load(open(sys.argv[1])):
+    pickler.loads(base64.b64decode(function))
+heavy = sorted(m for m in ("tensorflow", "tfx") if m in sys.modules)
+assert not heavy, f"unpickling the pipeline's functions imported {heavy}"
+"""
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "functions.json")], check=True)

@@ -23,11 +23,18 @@ def _examples(n: int) -> list[bytes]:
     ]
 
 
+def _key(record: bytes) -> bytes:
+    return shards.order_key(tf.train.Example.FromString(record))
+
+
 def _write(tmp_path: Path, examples: list[bytes], shard_bytes: int) -> list[Path]:
+    """Writes `examples` handed to WriteShards in batches of 7, as read tasks hand them."""
+    keyed = [(_key(record), record) for record in examples]
+    batches = [keyed[i : i + 7] for i in range(0, len(keyed), 7)]
     with beam.Pipeline() as pipeline:
         _ = (
             pipeline
-            | beam.Create(examples, reshuffle=True)
+            | beam.Create(batches, reshuffle=True)
             | shards.WriteShards(str(tmp_path), shard_bytes)
         )
     return sorted(tmp_path.glob("*.gz"))
@@ -45,11 +52,9 @@ def test_shards_are_sized_complete_and_sorted_by_the_hash_of_the_source_id(tmp_p
 
     assert [f.name for f in files] == [f"data_tfrecord-{i:05d}-of-00006.gz" for i in range(6)]
     written = [r for f in files for r in _records(f)]
-    assert sorted(written, key=shards.order_key) == sorted(examples, key=shards.order_key), (
-        "every example exactly once"
-    )
+    assert sorted(written, key=_key) == sorted(examples, key=_key), "every example exactly once"
     for f in files:
-        keys = [shards.order_key(r) for r in _records(f)]
+        keys = [_key(r) for r in _records(f)]
         assert keys == sorted(keys)
     assert not list(tmp_path.glob("*.tmp"))
 
