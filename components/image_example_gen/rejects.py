@@ -58,10 +58,11 @@ class _MergeReports(beam.CombineFn):
     def merge_accumulators(
         self, totals: Iterable[tuple[int, list[base.Rejected]]]
     ) -> tuple[int, list[base.Rejected]]:
-        merged = self.create_accumulator()
+        merged_examples, merged_rejected = self.create_accumulator()
         for examples, rejected in totals:
-            merged = self.add_input(merged, TaskReport(examples, tuple(rejected)))
-        return merged
+            merged_examples += examples
+            merged_rejected.extend(rejected)
+        return merged_examples, merged_rejected
 
     def extract_output(self, total: tuple[int, list[base.Rejected]]) -> TaskReport:
         return TaskReport(total[0], tuple(total[1]))

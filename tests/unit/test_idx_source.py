@@ -60,6 +60,18 @@ def test_broken_files_are_rejected_whole(tmp_path: Path, images, labels, detail)
     assert detail in rejected.detail
 
 
+def test_images_without_their_labels_file_are_rejected_whole(tmp_path: Path) -> None:
+    write_idx_pair(tmp_path, "t10k", 2)
+    labels = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    labels.unlink()
+
+    item = base.InputFile(str(tmp_path / "t10k-images-idx3-ubyte.gz"), "t10k-images")
+    [rejected] = list(MNIST.read(item, MNIST.class_names(str(tmp_path))))
+
+    assert rejected.reason == base.UNREADABLE_FILE
+    assert f"cannot read {labels}" in rejected.detail
+
+
 def test_labels_out_of_range_are_rejected(tmp_path: Path) -> None:
     write_idx_pair(tmp_path, "t10k", 3)
     (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(

@@ -107,7 +107,11 @@ def test_a_worker_reads_and_writes_without_importing_tensorflow(tmp_path: Path) 
         path = str(tmp_path / f"{name}.tfrecord.gz")
         written = [r.numpy() for r in tf.data.TFRecordDataset(path, compression_type="GZIP")]
         assert written == records, name
-        assert tf.train.Example.FromString(written[0]).features.feature["label_name"].bytes_list
+        # TensorFlow reads every feature into a known field (none is left as unknown bytes).
+        parsed = tf.train.Example.FromString(written[0]).features.feature
+        kinds = {key: feature.WhichOneof("kind") for key, feature in parsed.items()}
+        assert kinds["image"] == kinds["label_name"] == kinds["source_id"] == "bytes_list"
+        assert kinds["label"] == kinds["height"] == kinds["width"] == "int64_list"
 
 
 class _CapturingRunner(PipelineRunner):
