@@ -58,6 +58,9 @@ def test_broken_files_are_rejected_whole(tmp_path: Path, images, labels, detail)
 
     assert rejected.reason == base.UNREADABLE_FILE
     assert detail in rejected.detail
+    # As many rejected images as the file held: its header's 2 when the images were read,
+    # else the 10,000 of the official t10k file.
+    assert rejected.count == (2 if labels is not None else 10_000)
 
 
 def test_images_without_their_labels_file_are_rejected_whole(tmp_path: Path) -> None:
@@ -68,7 +71,7 @@ def test_images_without_their_labels_file_are_rejected_whole(tmp_path: Path) -> 
     item = base.InputFile(str(tmp_path / "t10k-images-idx3-ubyte.gz"), "t10k-images")
     [rejected] = list(MNIST.read(item, MNIST.class_names(str(tmp_path))))
 
-    assert rejected.reason == base.UNREADABLE_FILE
+    assert (rejected.reason, rejected.count) == (base.UNREADABLE_FILE, 2)
     assert f"cannot read {labels}" in rejected.detail
 
 

@@ -50,6 +50,16 @@ def _read_idx(path: str, dims: int) -> np.ndarray:
     return parse_idx(data, dims)
 
 
+# Images in the official files of each prefix: MNIST, Fashion-MNIST and KMNIST alike.
+_OFFICIAL_IMAGES = {"train": 60_000, "t10k": 10_000}
+
+
+def _official_images(images_path: str) -> int:
+    """Images the official file named like `images_path` holds (1 for another name)."""
+    prefix = images_path.rsplit("/", 1)[-1][: -len(IMAGES_SUFFIX)]
+    return _OFFICIAL_IMAGES.get(prefix, 1)
+
+
 @dataclasses.dataclass(frozen=True)
 class IdxSource(base.ImageSource):
     """One IDX data set: its name, its class names and the expected layout."""
@@ -69,17 +79,21 @@ class IdxSource(base.ImageSource):
         self, item: base.InputFile, class_names: Sequence[str]
     ) -> Iterator[base.Example | base.Rejected]:
         labels_path = item.path[: -len(IMAGES_SUFFIX)] + LABELS_SUFFIX
+        images = None
         try:
             images = _read_idx(item.path, 3)
             labels = _read_idx(labels_path, 1)
         except base.InvalidInputError as e:
-            yield e.rejected(item.source_id)
+            # A lost file weighs in the rejected fraction as the images it held.
+            held = len(images) if images is not None else _official_images(item.path)
+            yield e.rejected(item.source_id, held)
             return
         if len(images) != len(labels):
             yield base.Rejected(
                 item.source_id,
                 base.UNREADABLE_FILE,
                 f"{len(images)} images but {len(labels)} labels in {labels_path}",
+                count=len(images),
             )
             return
         for index, (image, label) in enumerate(zip(images, labels.tolist(), strict=True)):
