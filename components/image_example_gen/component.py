@@ -63,7 +63,7 @@ def create_image_example_gen(
       max_per_class: read at most this many images per class and split (folder, imagenet).
       max_rejected_fraction: fail when a larger fraction of the inputs is rejected.
       shard_bytes: about this many bytes of serialized examples per output shard
-        (`shards.WriteShards`).
+        (`shards.WriteSplits`).
       input_base: the directory read at run time, default `data_dir`; a RuntimeParameter lets
         each run of a compiled pipeline read another directory of the same layout.
 

@@ -8,6 +8,7 @@ executor as the JSON string of that proto, under exec_properties["custom_config"
 import dataclasses
 import itertools
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import apache_beam as beam
@@ -22,7 +23,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.image_example_gen import reading, rejects, shards, sources
+from components.image_example_gen import files, reading, rejects, shards, sources
 from components.image_example_gen.class_names import write as write_class_names
 from components.image_example_gen.sources import base
 
@@ -106,67 +107,90 @@ def _split_name(exec_properties: dict[str, Any], split_pattern: str) -> str:
 
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
-@beam.typehints.with_output_types(shards.KeyedRecords)
-def ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
-    pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str
+@beam.typehints.with_output_types(shards.SplitRecords)
+def ReadImages(  # noqa: N802 - Beam PTransform naming, as in TFX.
+    pipeline: beam.Pipeline,
+    exec_properties: dict[str, Any],
+    split_patterns: Sequence[str],
+    hash_split: reading.HashSplit | None = None,
 ) -> beam.pvalue.PCollection:
-    """Reads the inputs of one split into batches of serialized tf.train.Examples.
+    """Reads the inputs of the input splits into parts of output splits of examples.
 
-    The driver lists the split's inputs (file names only), groups them into tasks (see
-    `reading.group_into_tasks`) and writes the task list to a file; workers read the file's
-    lines, spread over them by a reshuffle, and read each task's images. The list travels as
-    a file rather than in a `beam.Create`, which would put every file name inside the
-    pipeline graph (all 1.28 M of ImageNet's) and pickle and bz2-compress them on the way
-    (~0.1 ms per file here). Rejected inputs are counted (`rejected[<split>][<reason>]`) and
-    written by `rejects.write_rejects`.
+    The driver lists each split's inputs (file names only), groups them into tasks (see
+    `reading.group_into_tasks`) and writes the task list to a file; a worker reads the
+    file's lines, a reshuffle spreads them over the workers, and each task's images are read.
+    The list travels as a file rather than in a `beam.Create` of its lines, which would put
+    every file name inside the pipeline graph (all 1.28 M of ImageNet's) and pickle and
+    bz2-compress them on the way (~0.1 ms per file here). All splits share the stages: a
+    pipeline pays each stage once. Rejected inputs are counted
+    (`rejected[<split>][<reason>]`) and written by `rejects.write_rejects`.
 
     Args:
       pipeline: Beam pipeline.
       exec_properties: execution properties; uses input_base, input_config and
         custom_config.
-      split_pattern: glob of the split's inputs, relative to input_base.
+      split_patterns: the globs of the input splits to read, relative to input_base.
+      hash_split: divides the examples into output splits; None keeps each in its input
+        split.
 
     Returns:
-      PCollection of `shards.KeyedRecords`: per read task, the (order key, serialized
-      tf.train.Example) of its examples, in the format of `sources.base.make_example`.
+      PCollection of `shards.SplitRecords`: per read task and output split, the (order key,
+      serialized tf.train.Example) of its examples, in the format of
+      `sources.base.make_example`.
 
     Raises:
-      FileNotFoundError: if no file matches the split pattern.
+      FileNotFoundError: if no file matches a split pattern.
     """
     source = ReaderConfig.from_exec_properties(exec_properties).image_source()
     data_dir = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-    split = _split_name(exec_properties, split_pattern)
     class_names = source.class_names(data_dir)
-    inputs = source.list_inputs(data_dir, split_pattern, class_names)
-    if not inputs:
-        raise FileNotFoundError(
-            f"no files match {base.join(data_dir, split_pattern)}: expected {source.layout}"
-        )
-    logging.info("Reading %d %s inputs of split %s", len(inputs), source.name, split)
-    tasks_path = base.join(exec_properties[_TASKS_DIR_KEY], f"{split}.jsonl")
-    reading.write_tasks(reading.group_into_tasks(inputs), tasks_path)
+    tasks: list[reading.Task] = []
+    for pattern in split_patterns:
+        split = _split_name(exec_properties, pattern)
+        inputs = source.list_inputs(data_dir, pattern, class_names)
+        if not inputs:
+            raise FileNotFoundError(
+                f"no files match {base.join(data_dir, pattern)}: expected {source.layout}"
+            )
+        logging.info("Reading %d %s inputs of split %s", len(inputs), source.name, split)
+        tasks += [(split, items) for items in reading.group_into_tasks(inputs)]
+    tasks_path = base.join(exec_properties[_TASKS_DIR_KEY], "tasks.jsonl")
+    reading.write_tasks(tasks, tasks_path)
     results = (
         pipeline
-        | "ListFiles" >> beam.io.ReadFromText(tasks_path)
+        | "TaskFile" >> beam.Create([tasks_path])
+        | "ListTasks" >> beam.FlatMap(files.read_lines)
         # Else runners fuse the reads into the one task that reads the list.
         | "SpreadTasks" >> beam.Reshuffle()
         | "ReadFiles"
-        >> beam.ParDo(reading.ReadFiles(source, class_names, split)).with_outputs(
+        >> beam.ParDo(reading.ReadFiles(source, class_names, hash_split)).with_outputs(
             reading.REPORT_TAG, main="examples"
         )
     )
     rejected_dir = exec_properties.get(_REJECTED_DIR_KEY)
     if rejected_dir:
-        rejects.write_rejects(results[reading.REPORT_TAG], rejected_dir, split)
+        rejects.write_rejects(results[reading.REPORT_TAG], rejected_dir)
     return results.examples
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(beam.Pipeline)
+@beam.typehints.with_output_types(shards.SplitRecords)
+def ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
+    pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str
+) -> beam.pvalue.PCollection:
+    """TFX's per-split reader (`GetInputSourceToExamplePTransform`): `ReadImages` of one
+    input split, whose examples stay in it."""
+    return pipeline | "ReadImages" >> ReadImages(exec_properties, [split_pattern])
 
 
 class Executor(BaseExampleGenExecutor):
     """Reads an image data set, e.g. CIFAR-10 batch files, into tf.train.Examples.
 
-    Follows TFX's ExampleGen: each input split is read by `ImagesToExample`, a single one is
-    hash-split into the output splits (`GenerateExamplesByBeam`), and the splits are written
-    by `shards.WriteShards` (sized shards in a repeatable order) instead of TFX's writer.
+    Follows TFX's ExampleGen, in fewer stages: one `ReadImages` chain reads every input split
+    (a single one is hash-split into the output splits as it is read, see `_read_splits`),
+    and one `shards.WriteSplits` writes all splits (sized shards in a repeatable order)
+    instead of TFX's writer.
     Besides the examples, writes the `rejected` records under the Examples artifact (see
     `rejects`) and the class names (`class_names`), logs the rejects' summary, and fails when
     too many inputs were rejected.
@@ -222,51 +246,55 @@ class Executor(BaseExampleGenExecutor):
     def GenerateExamplesByBeam(  # noqa: N802 - TFX API.
         self, pipeline: beam.Pipeline, exec_properties: dict[str, Any]
     ) -> dict[str, beam.pvalue.PCollection]:
-        """Reads each input split; a single one is divided into the output splits.
+        """TFX's API: the batches of (order key, serialized example) of each output split.
 
-        What TFX's does, with its hash split done by `reading.hash_split_index` (the same
-        assignment): Beam workers then import no TFX module.
+        `Do` writes `_read_splits`, the same parts with their split names, without this
+        partition.
         """
-        input_config = _input_config(exec_properties)
-        output_config = _output_config(exec_properties)
-        names = example_gen_utils.generate_output_split_names(input_config, output_config)
-        split_config = output_config.split_config
-        if not split_config.splits:
-            return {
-                name: pipeline
-                | f"InputToRecord[{split.name}]" >> ImagesToExample(exec_properties, split.pattern)
-                for name, split in zip(names, input_config.splits, strict=True)
-            }
-        [split] = input_config.splits
-        buckets = list(itertools.accumulate(s.hash_buckets for s in split_config.splits))
-        feature = split_config.partition_feature_name or base.SOURCE_ID_KEY
-        parts = (
-            pipeline
-            | "InputToRecord" >> ImagesToExample(exec_properties, split.pattern)
-            | "SplitData" >> beam.FlatMap(reading.split_batch, buckets, feature)
-            | "Partition" >> beam.Partition(reading.split_of, len(buckets))
+        names = self._output_split_names(exec_properties)
+        parts = self._read_splits(pipeline, exec_properties) | "BySplit" >> beam.Partition(
+            reading.split_index, len(names), names
         )
         return {
             name: part | f"Batches[{name}]" >> beam.Values()
             for name, part in zip(names, parts, strict=True)
         }
 
+    @staticmethod
+    def _output_split_names(exec_properties: dict[str, Any]) -> list[str]:
+        return example_gen_utils.generate_output_split_names(
+            _input_config(exec_properties), _output_config(exec_properties)
+        )
+
+    def _read_splits(
+        self, pipeline: beam.Pipeline, exec_properties: dict[str, Any]
+    ) -> beam.pvalue.PCollection:
+        """Reads every input split into `shards.SplitRecords` of the output splits: a single
+        input split is divided by a hash split (`reading.HashSplit`, TFX's own assignment,
+        so that Beam workers import no TFX module)."""
+        input_config = _input_config(exec_properties)
+        split_config = _output_config(exec_properties).split_config
+        hash_split = None
+        if split_config.splits:
+            hash_split = reading.HashSplit(
+                names=tuple(self._output_split_names(exec_properties)),
+                buckets=tuple(itertools.accumulate(s.hash_buckets for s in split_config.splits)),
+                feature=split_config.partition_feature_name or base.SOURCE_ID_KEY,
+            )
+        patterns = [split.pattern for split in input_config.splits]
+        return pipeline | "InputToRecord" >> ReadImages(exec_properties, patterns, hash_split)
+
     def _write_examples(
         self, examples: Any, exec_properties: dict[str, Any], shard_bytes: int
     ) -> None:
-        """What `BaseExampleGenExecutor.Do` does, with `shards.WriteShards` as the writer."""
-        input_config = _input_config(exec_properties)
-        output_config = _output_config(exec_properties)
-        examples.split_names = artifact_utils.encode_split_names(
-            example_gen_utils.generate_output_split_names(input_config, output_config)
-        )
+        """What `BaseExampleGenExecutor.Do` does, with `shards.WriteSplits` as the writer."""
+        names = self._output_split_names(exec_properties)
+        examples.split_names = artifact_utils.encode_split_names(names)
+        output_dirs = {name: artifact_utils.get_split_uri([examples], name) for name in names}
         with self._make_beam_pipeline() as pipeline:
-            splits = self.GenerateExamplesByBeam(pipeline, exec_properties)
-            for split, split_examples in splits.items():
-                output_dir = artifact_utils.get_split_uri([examples], split)
-                _ = split_examples | f"WriteSplit[{split}]" >> shards.WriteShards(
-                    output_dir, shard_bytes
-                )
+            _ = self._read_splits(pipeline, exec_properties) | "WriteSplits" >> shards.WriteSplits(
+                output_dirs, shard_bytes
+            )
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(
             examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP)

@@ -61,6 +61,11 @@ def read_text(path: str) -> str:
     return read_bytes(path).decode("utf-8")
 
 
+def read_lines(path: str) -> list[str]:
+    """The lines of the UTF-8 text file `path`, without their line ends."""
+    return read_text(path).splitlines()
+
+
 def create(path: str, gzip: bool = False) -> BinaryIO:
     """A new binary file `path` to write (local parent directories are made); its contents
     gzip-compressed when `gzip`."""

@@ -6,15 +6,16 @@ functions it runs, and none of the modules a worker needs imports TFX or TensorF
 """
 
 import bisect
+import collections
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import apache_beam as beam
 
-from components.image_example_gen import example_proto, files, rejects, shards, sources
+from components.image_example_gen import files, rejects, shards, sources
 from components.image_example_gen.sources import base
 
 METRICS_NAMESPACE = "ImageExampleGen"
@@ -32,73 +33,99 @@ def group_into_tasks(inputs: list[base.InputFile]) -> list[tuple[base.InputFile,
     return [tuple(inputs[i : i + size]) for i in range(0, len(inputs), size)]
 
 
-def write_tasks(tasks: list[tuple[base.InputFile, ...]], path: str) -> None:
+# A read task: the input split's name and its files.
+Task = tuple[str, tuple[base.InputFile, ...]]
+
+
+def write_tasks(tasks: Iterable[Task], path: str) -> None:
     """Writes `tasks` to `path` (local or gs://), one line per task (see `parse_task`)."""
-    lines = (json.dumps([dataclasses.astuple(item) for item in task]) + "\n" for task in tasks)
+    lines = (
+        json.dumps([split, [dataclasses.astuple(item) for item in items]]) + "\n"
+        for split, items in tasks
+    )
     files.write_text(path, "".join(lines))
 
 
-def parse_task(line: str) -> tuple[base.InputFile, ...]:
+def parse_task(line: str) -> Task:
     """The task that `write_tasks` wrote as `line`."""
-    return tuple(base.InputFile(*fields) for fields in json.loads(line))
+    split, items = json.loads(line)
+    return split, tuple(base.InputFile(*fields) for fields in items)
 
 
-class ReadFiles(beam.DoFn):
-    """Reads a task of `InputFile`s (a line of `write_tasks`) into one batch of its examples
-    (`shards.KeyedRecords`, none when all were rejected), and one `rejects.TaskReport` of the
-    task to the REPORT_TAG output. Counts `files_read[<split>]`, `examples_read[<split>]` and
-    `rejected[<split>][<reason>]`."""
+@dataclasses.dataclass(frozen=True)
+class HashSplit:
+    """A deterministic hash split into output splits, exactly as TFX's ExampleGen assigns it.
 
-    def __init__(self, source: sources.ImageSource, class_names: list[str], split: str):
-        self._source = source
-        self._class_names = class_names
-        self._split = split
-        self._files = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"files_read[{split}]")
-        self._examples = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"examples_read[{split}]")
-
-    # Iterator[Any]: Beam would read a union with TaggedOutput as the main output's type.
-    def process(self, line: str) -> Iterator[Any]:
-        task = parse_task(line)
-        batch = []
-        rejected = []
-        for item in task:
-            for record in self._source.read(item, self._class_names):
-                if isinstance(record, base.Rejected):
-                    name = f"rejected[{self._split}][{record.reason}]"
-                    beam.metrics.Metrics.counter(METRICS_NAMESPACE, name).inc()
-                    rejected.append(record)
-                else:
-                    batch.append(shards.keyed_record(record))
-        self._files.inc(len(task))
-        self._examples.inc(len(batch))
-        if batch:
-            yield batch
-        yield beam.pvalue.TaggedOutput(REPORT_TAG, rejects.TaskReport(len(batch), tuple(rejected)))
-
-
-def hash_split_index(record: bytes, num_splits: int, buckets: Sequence[int], feature: str) -> int:
-    """The output split of the serialized example `record` in a hash split, exactly as TFX's
-    ExampleGen assigns it: SHA-256 of the serialized `feature`, modulo the total of the hash
-    buckets, placed among `buckets` (the running totals of the splits' buckets).
+    Attributes:
+      names: the output splits' names.
+      buckets: the running totals of their hash buckets, e.g. (9, 10) for 9:1.
+      feature: the feature hashed, e.g. `source_id`.
     """
-    example = example_proto.Example.FromString(record)
+
+    names: tuple[str, ...]
+    buckets: tuple[int, ...]
+    feature: str
+
+    def split_of(self, example: Any) -> str:
+        """The output split of `example` (an `example_proto.Example` or a tf.train.Example)."""
+        return self.names[hash_split_index(example, self.buckets, self.feature)]
+
+
+def hash_split_index(example: Any, buckets: Sequence[int], feature: str) -> int:
+    """The output split index of `example` (an `example_proto.Example` or a tf.train.Example)
+    in a hash split, as TFX's ExampleGen assigns it: SHA-256 of the serialized `feature`,
+    modulo the total of the hash buckets, placed among `buckets` (running totals)."""
     key = example.features.feature[feature].SerializeToString(deterministic=True)
     bucket = int(hashlib.sha256(key).hexdigest(), 16) % buckets[-1]
-    del num_splits  # = len(buckets)
     return bisect.bisect(buckets, bucket)
 
 
-def split_batch(
-    batch: list[tuple[bytes, bytes]], buckets: list[int], feature: str
-) -> Iterator[tuple[int, list[tuple[bytes, bytes]]]]:
-    """The records of `batch` by output split of a hash split (see `hash_split_index`):
-    (split index, records) for each split that gets some."""
-    return shards.group_by(
-        batch, lambda keyed: hash_split_index(keyed[1], len(buckets), buckets, feature)
-    )
+class ReadFiles(beam.DoFn):
+    """Reads a task (a line of `write_tasks`) into its examples, as `shards.SplitRecords`:
+    (output split, keyed records) for each output split that gets some (the task's input
+    split, or those of `hash_split`), and (input split, `rejects.TaskReport`) of the task to
+    the REPORT_TAG output. Counts `files_read[<split>]`, `examples_read[<split>]` and
+    `rejected[<split>][<reason>]` per input split."""
+
+    def __init__(
+        self,
+        source: sources.ImageSource,
+        class_names: list[str],
+        hash_split: HashSplit | None = None,
+    ):
+        self._source = source
+        self._class_names = class_names
+        self._hash_split = hash_split
+
+    # Iterator[Any]: Beam would read a union with TaggedOutput as the main output's type.
+    def process(self, line: str) -> Iterator[Any]:
+        split, items = parse_task(line)
+        parts: dict[str, list[tuple[bytes, bytes]]] = collections.defaultdict(list)
+        rejected = []
+        for item in items:
+            for record in self._source.read(item, self._class_names):
+                if isinstance(record, base.Rejected):
+                    _count(f"rejected[{split}][{record.reason}]")
+                    rejected.append(record)
+                else:
+                    output = self._hash_split.split_of(record) if self._hash_split else split
+                    parts[output].append(shards.keyed_record(record))
+        examples = sum(len(records) for records in parts.values())
+        _count(f"files_read[{split}]", len(items))
+        _count(f"examples_read[{split}]", examples)
+        yield from parts.items()
+        report = rejects.TaskReport(examples, tuple(rejected))
+        yield beam.pvalue.TaggedOutput(REPORT_TAG, (split, report))
 
 
-def split_of(part: tuple[int, list[tuple[bytes, bytes]]], num_splits: int) -> int:
-    """The split index of a part made by `split_batch`: a `beam.Partition` function."""
-    del num_splits  # the index is below it
-    return part[0]
+def _count(name: str, n: int = 1) -> None:
+    beam.metrics.Metrics.counter(METRICS_NAMESPACE, name).inc(n)
+
+
+def split_index(
+    part: tuple[str, list[tuple[bytes, bytes]]], num_splits: int, names: list[str]
+) -> int:
+    """The index among `names` of the split of a `shards.SplitRecords` part: a
+    `beam.Partition` function."""
+    del num_splits  # = len(names)
+    return names.index(part[0])

@@ -68,20 +68,21 @@ class _MergeReports(beam.CombineFn):
         return TaskReport(total[0], tuple(total[1]))
 
 
-def write_rejects(reports: beam.pvalue.PCollection, rejected_dir: str, split: str) -> None:
-    """Writes the rejected records of `split` as JSON lines, and the split's counts, from the
-    `TaskReport` of each read task (one or more per split)."""
+def write_rejects(reports: beam.pvalue.PCollection, rejected_dir: str) -> None:
+    """Writes the rejected records of each input split as JSON lines, and the split's
+    counts, from the (split, `TaskReport`) of each read task (one or more per split)."""
     _ = (
         reports
         # Combiner lifting sums the reports within each bundle: a few elements are shuffled.
-        | "SumReports" >> beam.CombineGlobally(_MergeReports()).without_defaults()
-        | "WriteReport" >> beam.Map(_write_report, rejected_dir, split)
+        | "SumReports" >> beam.CombinePerKey(_MergeReports())
+        | "WriteReports" >> beam.Map(_write_report, rejected_dir)
     )
 
 
-def _write_report(report: TaskReport, rejected_dir: str, split: str) -> None:
+def _write_report(split_report: tuple[str, TaskReport], rejected_dir: str) -> None:
     """Writes the records (sorted, so a rerun writes the same file) and the summary line of
-    `split`; a rerun task replaces both."""
+    a split's report; a rerun task replaces both."""
+    split, report = split_report
     records = sorted(report.rejected, key=lambda r: (r.source_id, r.reason, r.detail))
     lines = (json.dumps({"split": split, **dataclasses.asdict(r)}) + "\n" for r in records)
     files.write_text(base.join(rejected_dir, f"{split}{_RECORDS_SUFFIX}"), "".join(lines))

@@ -1,11 +1,11 @@
-"""Writes one split of examples as gzipped TFRecord shards of a chosen size, in an order that
+"""Writes the splits of examples as gzipped TFRecord shards of a chosen size, in an order that
 is the same on every run and every runner.
 
 TFX's own writer (`write_split.WriteSplit`) reshuffles the examples at random and lets the
 runner choose the shards, so two runs over the same data hand the Trainer's seeded shuffle a
-different input order and train different models. `WriteShards` instead:
+different input order and train different models. `WriteSplits` instead:
 
-- makes `ceil(serialized bytes / shard_bytes)` shards (at least one);
+- makes `ceil(serialized bytes / shard_bytes)` shards per split (at least one);
 - puts an example in shard `h % num_shards`, `h` being the SHA-256 of its `source_id`;
 - writes each shard's examples sorted by `h`: a fixed pseudo-random order, so classes are
   mixed even when the inputs come class by class.
@@ -23,7 +23,7 @@ import hashlib
 import itertools
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import apache_beam as beam
@@ -39,6 +39,8 @@ DEFAULT_SHARD_BYTES = 128 * 1024 * 1024
 # (order key, serialized example) pairs. Beam's cost per element is of the order of reading a
 # small image; paid per batch of up to 64 files, it fades.
 KeyedRecords = beam.typehints.List[beam.typehints.Tuple[bytes, bytes]]
+# A part of one output split: (split name, records).
+SplitRecords = beam.typehints.Tuple[str, KeyedRecords]
 
 
 def order_key(example: Any) -> bytes:
@@ -73,14 +75,42 @@ def shard_path(output_dir: str, index: int, count: int) -> str:
     return os.path.join(output_dir, f"{FILE_PREFIX}-{index:05d}-of-{count:05d}.gz")
 
 
+def _shard_bytes(part: tuple[str, list[tuple[bytes, bytes]]]) -> tuple[str, int]:
+    """(split, serialized bytes) of a part of a split."""
+    split, records = part
+    return split, sum(len(record) for _, record in records)
+
+
+def _assign_shards(
+    part: tuple[str, list[tuple[bytes, bytes]]], counts: Mapping[str, int]
+) -> Iterator[tuple[tuple[str, int, int], list[tuple[bytes, bytes]]]]:
+    """The records of a part of a split, by shard: ((split, shard index, shard count),
+    records) for each shard that gets some."""
+    split, records = part
+    count = counts[split]
+    for index, group in group_by(
+        records, lambda keyed: int.from_bytes(keyed[0][:8], "big") % count
+    ):
+        yield (split, index, count), group
+
+
+def _every_shard(
+    split_count: tuple[str, int],
+) -> Iterator[tuple[tuple[str, int, int], list[tuple[bytes, bytes]]]]:
+    """An empty part for every shard of a split, so that each shard gets written."""
+    split, count = split_count
+    return (((split, index, count), []) for index in range(count))
+
+
 def _write_shard(
-    shard: tuple[int, Iterable[list[tuple[bytes, bytes]]]], output_dir: str, count: int
-) -> Iterable[str]:
+    shard: tuple[tuple[str, int, int], Iterable[list[tuple[bytes, bytes]]]],
+    output_dirs: Mapping[str, str],
+) -> Iterator[str]:
     """Writes one shard, its records sorted by key; first to a temporary name, then renamed,
     so a retried task never leaves a partial file under the final name. The shard's values
     are lists of its (key, record) pairs, one of them empty to make sure the shard exists."""
-    index, parts = shard
-    path = shard_path(output_dir, index, count)
+    (split, index, count), parts = shard
+    path = shard_path(output_dirs[split], index, count)
     tmp = f"{path}.tmp"
     tfrecords.write(tmp, (record for _, record in sorted(itertools.chain.from_iterable(parts))))
     files.rename(tmp, path)
@@ -88,29 +118,34 @@ def _write_shard(
 
 
 @beam.ptransform_fn
-@beam.typehints.with_input_types(KeyedRecords)
-def WriteShards(  # noqa: N802 - Beam PTransform naming, as in TFX.
-    batches: beam.pvalue.PCollection, output_dir: str, shard_bytes: int = DEFAULT_SHARD_BYTES
+@beam.typehints.with_input_types(SplitRecords)
+def WriteSplits(  # noqa: N802 - Beam PTransform naming, as in TFX.
+    parts: beam.pvalue.PCollection,
+    output_dirs: Mapping[str, str],
+    shard_bytes: int = DEFAULT_SHARD_BYTES,
 ) -> beam.pvalue.PCollection:
-    """Writes `batches` of (order key, serialized tf.train.Example) into `output_dir` (see the
-    module docstring); returns the paths."""
+    """Writes `parts`, (split name, (order key, serialized tf.train.Example) pairs), into the
+    shards of each split's directory in `output_dirs` (see the module docstring); returns
+    the paths. Every split of `output_dirs` gets at least one shard, empty if no part names
+    it. All splits go through one set of stages: a pipeline pays each stage once."""
     if shard_bytes < 1:
         raise ValueError(f"shard_bytes must be at least 1, not {shard_bytes}")
-    files.makedirs(output_dir)
-    count = (
-        batches
-        | "Bytes" >> beam.Map(lambda batch: sum(len(record) for _, record in batch))
-        | "TotalBytes" >> beam.CombineGlobally(sum)
-        | "NumShards" >> beam.Map(num_shards, shard_bytes)
+    for output_dir in output_dirs.values():
+        files.makedirs(output_dir)
+    no_bytes = parts.pipeline | "EverySplit" >> beam.Create(
+        [(split, 0) for split in output_dirs], reshuffle=False
     )
-    parts = batches | "AssignShards" >> beam.FlatMap(
-        lambda batch, n: group_by(batch, lambda keyed: int.from_bytes(keyed[0][:8], "big") % n),
-        n=beam.pvalue.AsSingleton(count),
+    counts = (
+        (parts | "Bytes" >> beam.Map(_shard_bytes), no_bytes)
+        | "AllBytes" >> beam.Flatten()
+        | "TotalBytes" >> beam.CombinePerKey(sum)
+        | "NumShards" >> beam.MapTuple(lambda split, total: (split, num_shards(total, shard_bytes)))
     )
-    every_shard = count | "EveryShard" >> beam.FlatMap(lambda n: ((i, []) for i in range(n)))
+    assigned = parts | "AssignShards" >> beam.FlatMap(_assign_shards, beam.pvalue.AsDict(counts))
+    every_shard = counts | "EveryShard" >> beam.FlatMap(_every_shard)
     return (
-        (parts, every_shard)
+        (assigned, every_shard)
         | "Flatten" >> beam.Flatten()
         | "GroupByShard" >> beam.GroupByKey()
-        | "WriteShard" >> beam.FlatMap(_write_shard, output_dir, beam.pvalue.AsSingleton(count))
+        | "WriteShard" >> beam.FlatMap(_write_shard, output_dirs)
     )

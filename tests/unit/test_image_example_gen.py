@@ -4,19 +4,22 @@ import collections
 import json
 from pathlib import Path
 
+import apache_beam as beam
 import pytest
 import tensorflow as tf
 from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.testing.util import assert_that, equal_to
 from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
-from components.image_example_gen import class_names, executor
+from components.image_example_gen import class_names, executor, reading
 from components.image_example_gen.component import (
     create_image_example_gen,
     read_class_names,
     resolve_data_dir,
 )
+from components.image_example_gen.sources.base import make_example
 from components.image_example_gen.sources.cifar import CIFAR10
 from components.image_example_gen.sources.folder import FOLDER
 from tests.fixtures.cifar import CIFAR10_CLASS_NAMES, write_cifar10_python
@@ -88,6 +91,37 @@ def test_executor_writes_train_and_eval_splits_of_examples(cifar_dir: Path, tmp_
         "files_read[eval]": 1,
         "examples_read[eval]": IMAGES_PER_BATCH,
     }
+
+
+def test_generate_examples_by_beam_gives_each_output_split_its_examples(
+    cifar_dir: Path, tmp_path: Path
+) -> None:
+    """TFX's API of an ExampleGen executor (Do writes the same parts without the partition)."""
+    component = create_image_example_gen(str(cifar_dir), "cifar10", {"all": "*_batch*"})
+    exec_properties = {**component.exec_properties, executor._TASKS_DIR_KEY: str(tmp_path)}
+
+    with beam.Pipeline() as pipeline:
+        splits = executor.Executor().GenerateExamplesByBeam(pipeline, exec_properties)
+        for name, batches in splits.items():
+            ids = batches | f"Ids[{name}]" >> beam.FlatMap(
+                lambda batch: [
+                    _value(tf.train.Example.FromString(r), "source_id") for _, r in batch
+                ]
+            )
+            assert_that(ids, equal_to(_hash_split_ids(name)), label=f"Check[{name}]")
+
+    assert set(splits) == {"train", "eval"}
+
+
+def _hash_split_ids(name: str) -> list[bytes]:
+    """The source ids the default 9:1 hash split puts in split `name`, of the fixture's 80
+    images."""
+    batches = [f"data_batch_{b}" for b in range(1, NUM_TRAIN_BATCHES + 1)] + ["test_batch"]
+    ids = [f"{batch}:{i}".encode() for batch in batches for i in range(IMAGES_PER_BATCH)]
+    hash_split = reading.HashSplit(("train", "eval"), (9, 10), "source_id")
+    return [
+        i for i in ids if hash_split.split_of(make_example(b"", 1, 1, 1, 0, "", i.decode())) == name
+    ]
 
 
 def test_executor_stores_the_class_names_with_the_examples(cifar_dir: Path, tmp_path: Path) -> None:

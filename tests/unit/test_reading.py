@@ -47,7 +47,8 @@ def test_few_inputs_travel_one_per_task():
 
 def test_a_task_survives_its_trip_through_the_task_file(tmp_path):
     inputs = _inputs(3) + [InputFile("/data/x.bin", "x.bin"), InputFile("/d/é 1.jpg", "é 1.jpg")]
-    tasks = reading.group_into_tasks(inputs)
+    tasks = [("train", items) for items in reading.group_into_tasks(inputs)]
+    tasks.append(("eval", (InputFile("/data/y.bin", "y.bin"),)))
 
     reading.write_tasks(tasks, str(tmp_path / "tasks.jsonl"))
 
@@ -65,8 +66,9 @@ from components.image_example_gen import rejects, shards, tfrecords
 jobs = json.load(open(sys.argv[1]))
 for job in jobs:
     read_files = pickler.loads(job["read_files"].encode())
-    [batch] = [out for out in read_files.process(job["task"]) if isinstance(out, list)]
-    tfrecords.write(job["output"], [record for _, record in batch])
+    [(split, records)] = [out for out in read_files.process(job["task"]) if isinstance(out, tuple)]
+    assert split == "train", split
+    tfrecords.write(job["output"], [record for _, record in records])
 assert "tensorflow" not in sys.modules, "a worker imported TensorFlow"
 """
 
@@ -85,8 +87,8 @@ def test_a_worker_reads_and_writes_without_importing_tensorflow(tmp_path: Path) 
         pattern = next(iter(source.splits(str(data_dir)).values()))
         inputs = source.list_inputs(str(data_dir), pattern, class_names)
         task_file = tmp_path / f"{name}.jsonl"
-        reading.write_tasks([tuple(inputs)], str(task_file))
-        read_files = reading.ReadFiles(source, class_names, "train")
+        reading.write_tasks([("train", tuple(inputs))], str(task_file))
+        read_files = reading.ReadFiles(source, class_names)
         jobs.append(
             {
                 "read_files": pickler.dumps(read_files).decode(),

@@ -27,17 +27,27 @@ def _key(record: bytes) -> bytes:
     return shards.order_key(tf.train.Example.FromString(record))
 
 
-def _write(tmp_path: Path, examples: list[bytes], shard_bytes: int) -> list[Path]:
-    """Writes `examples` handed to WriteShards in batches of 7, as read tasks hand them."""
-    keyed = [(_key(record), record) for record in examples]
-    batches = [keyed[i : i + 7] for i in range(0, len(keyed), 7)]
+def _write_splits(
+    tmp_path: Path, examples: dict[str, list[bytes]], shard_bytes: int
+) -> dict[str, list[Path]]:
+    """Writes each split's `examples` handed to WriteSplits in parts of 7, as read tasks
+    hand them; returns the shards of each split."""
+    parts = []
+    for split, records in examples.items():
+        keyed = [(_key(record), record) for record in records]
+        parts += [(split, keyed[i : i + 7]) for i in range(0, len(keyed), 7)]
     with beam.Pipeline() as pipeline:
         _ = (
             pipeline
-            | beam.Create(batches, reshuffle=True)
-            | shards.WriteShards(str(tmp_path), shard_bytes)
+            | beam.Create(parts, reshuffle=True)
+            | shards.WriteSplits({split: str(tmp_path / split) for split in examples}, shard_bytes)
         )
-    return sorted(tmp_path.glob("*.gz"))
+    return {split: sorted((tmp_path / split).glob("*.gz")) for split in examples}
+
+
+def _write(tmp_path: Path, examples: list[bytes], shard_bytes: int) -> list[Path]:
+    """Writes `examples` as the one split of a WriteSplits; returns its shards."""
+    return _write_splits(tmp_path, {"train": examples}, shard_bytes)["train"]
 
 
 def _records(path: Path) -> list[bytes]:
@@ -56,7 +66,7 @@ def test_shards_are_sized_complete_and_sorted_by_the_hash_of_the_source_id(tmp_p
     for f in files:
         keys = [_key(r) for r in _records(f)]
         assert keys == sorted(keys)
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.glob("*/*.tmp"))
 
 
 def test_the_same_examples_give_byte_identical_shards_in_any_input_order(tmp_path: Path):
@@ -73,6 +83,23 @@ def test_an_empty_split_still_gets_its_one_shard(tmp_path: Path):
     [only] = _write(tmp_path, [], shard_bytes=1000)
     assert only.name == "data_tfrecord-00000-of-00001.gz"
     assert _records(only) == []
+
+
+def test_each_split_is_sized_and_written_in_its_own_directory(tmp_path: Path):
+    examples = _examples(50)
+    record_bytes = len(examples[0])
+    by_split = {"train": examples[:40], "eval": examples[40:], "test": []}
+
+    written = _write_splits(tmp_path, by_split, shard_bytes=10 * record_bytes)
+
+    assert {split: len(paths) for split, paths in written.items()} == {
+        "train": 4,
+        "eval": 1,
+        "test": 1,
+    }
+    for split, paths in written.items():
+        records = [r for path in paths for r in _records(path)]
+        assert sorted(records) == sorted(by_split[split]), split
 
 
 def test_executor_repeats_its_output_byte_for_byte(tmp_path: Path):

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from tfx.components.example_gen.base_example_gen_executor import _PartitionFn
 
 from components.image_example_gen.component import create_image_example_gen, hash_split_config
+from components.image_example_gen.example_proto import Example
 from components.image_example_gen.reading import hash_split_index
 from components.image_example_gen.sources.base import make_example
 from tests.fixtures.images import write_class_tree
@@ -25,9 +26,10 @@ def _split_of(record: bytes, ratios: dict[str, int]) -> str:
     one TFX's own ExampleGen would choose."""
     config = hash_split_config(ratios)
     buckets = [sum(list(ratios.values())[: i + 1]) for i in range(len(ratios))]
-    index = hash_split_index(record, len(buckets), buckets, config.partition_feature_name)
     example = tf.train.Example.FromString(record)
+    index = hash_split_index(example, buckets, config.partition_feature_name)
     assert index == _PartitionFn(example, len(buckets), buckets, config)
+    assert index == hash_split_index(Example.FromString(record), buckets, "source_id")
     return config.splits[index].name
 
 
