@@ -85,6 +85,16 @@ def test_an_empty_split_still_gets_its_one_shard(tmp_path: Path):
     assert _records(only) == []
 
 
+def test_every_shard_exists_even_when_no_example_hashes_to_it(tmp_path: Path):
+    examples = _examples(2)
+
+    files = _write(tmp_path, examples, shard_bytes=len(examples[0]) // 2)
+
+    assert [f.name for f in files] == [f"data_tfrecord-{i:05d}-of-00004.gz" for i in range(4)]
+    assert sorted(r for f in files for r in _records(f)) == sorted(examples)
+    assert sum(1 for f in files if not _records(f)) >= 2
+
+
 def test_each_split_is_sized_and_written_in_its_own_directory(tmp_path: Path):
     examples = _examples(50)
     record_bytes = len(examples[0])
