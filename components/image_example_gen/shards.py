@@ -23,7 +23,7 @@ import hashlib
 import itertools
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import apache_beam as beam
@@ -55,17 +55,6 @@ def keyed_record(example: Any) -> tuple[bytes, bytes]:
     return order_key(example), example.SerializeToString(deterministic=True)
 
 
-def group_by(
-    batch: list[tuple[bytes, bytes]], index_of: Callable[[tuple[bytes, bytes]], int]
-) -> Iterator[tuple[int, list[tuple[bytes, bytes]]]]:
-    """The records of `batch` grouped by `index_of`: (index, records) for each index, in the
-    order of first appearance."""
-    groups: dict[int, list[tuple[bytes, bytes]]] = collections.defaultdict(list)
-    for keyed in batch:
-        groups[index_of(keyed)].append(keyed)
-    return iter(groups.items())
-
-
 def num_shards(total_bytes: int, shard_bytes: int) -> int:
     """Shards of at most about `shard_bytes` for `total_bytes` of serialized examples."""
     return max(1, math.ceil(total_bytes / shard_bytes))
@@ -88,9 +77,10 @@ def _assign_shards(
     records) for each shard that gets some."""
     split, records = part
     count = counts[split]
-    for index, group in group_by(
-        records, lambda keyed: int.from_bytes(keyed[0][:8], "big") % count
-    ):
+    by_shard: dict[int, list[tuple[bytes, bytes]]] = collections.defaultdict(list)
+    for keyed in records:
+        by_shard[int.from_bytes(keyed[0][:8], "big") % count].append(keyed)
+    for index, group in by_shard.items():
         yield (split, index, count), group
 
 

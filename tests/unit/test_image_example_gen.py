@@ -9,17 +9,19 @@ import pytest
 import tensorflow as tf
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.util import assert_that, equal_to
+from tfx.components.example_gen.base_example_gen_executor import _PartitionFn
 from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
-from components.image_example_gen import class_names, executor, reading
+from components.image_example_gen import class_names, executor
 from components.image_example_gen.component import (
+    DEFAULT_SPLIT_RATIOS,
     create_image_example_gen,
+    hash_split_config,
     read_class_names,
     resolve_data_dir,
 )
-from components.image_example_gen.sources.base import make_example
 from components.image_example_gen.sources.cifar import CIFAR10
 from components.image_example_gen.sources.folder import FOLDER
 from tests.fixtures.cifar import CIFAR10_CLASS_NAMES, write_cifar10_python
@@ -114,14 +116,19 @@ def test_generate_examples_by_beam_gives_each_output_split_its_examples(
 
 
 def _hash_split_ids(name: str) -> list[bytes]:
-    """The source ids the default 9:1 hash split puts in split `name`, of the fixture's 80
-    images."""
+    """The source ids that TFX's own ExampleGen puts in split `name` by the default 9:1 hash
+    split, of the fixture's 80 images."""
     batches = [f"data_batch_{b}" for b in range(1, NUM_TRAIN_BATCHES + 1)] + ["test_batch"]
     ids = [f"{batch}:{i}".encode() for batch in batches for i in range(IMAGES_PER_BATCH)]
-    hash_split = reading.HashSplit(("train", "eval"), (9, 10), "source_id")
-    return [
-        i for i in ids if hash_split.split_of(make_example(b"", 1, 1, 1, 0, "", i.decode())) == name
-    ]
+    config = hash_split_config(DEFAULT_SPLIT_RATIOS)
+    names = [split.name for split in config.splits]
+    return [i for i in ids if names[_PartitionFn(_example_with_id(i), 2, [9, 10], config)] == name]
+
+
+def _example_with_id(source_id: bytes) -> tf.train.Example:
+    example = tf.train.Example()
+    example.features.feature["source_id"].bytes_list.value.append(source_id)
+    return example
 
 
 def test_executor_stores_the_class_names_with_the_examples(cifar_dir: Path, tmp_path: Path) -> None:

@@ -155,6 +155,11 @@ def read_input(path: str) -> bytes:
         raise InvalidInputError(UNREADABLE_FILE, f"cannot read {path}: {e}") from None
 
 
+def read_names(path: str) -> list[str]:
+    """The non-blank lines of a names file (class names, one per line), stripped."""
+    return [line.strip() for line in files.read_lines(path) if line.strip()]
+
+
 def join(data_dir: str, relative: str) -> str:
     """`data_dir`/`relative`, for local paths and URLs (gs://) alike."""
     return f"{data_dir.rstrip('/')}/{relative}" if relative else data_dir

@@ -197,8 +197,8 @@ class CifarSource(base.ImageSource):
         meta_path = base.join(data_dir, layout.meta_file)
         if layout is self.binary:
             coarse_file = layout.coarse_meta_file
-            coarse = _read_lines(base.join(data_dir, coarse_file)) if coarse_file else []
-            return _read_lines(meta_path), coarse
+            coarse = base.read_names(base.join(data_dir, coarse_file)) if coarse_file else []
+            return base.read_names(meta_path), coarse
         keys = tuple(key for key in (self.label_names_key, self.coarse_names_key) if key)
         try:
             meta = self._load(meta_path, keys)
@@ -268,11 +268,6 @@ class CifarSource(base.ImageSource):
 def _to_hwc(rows: np.ndarray) -> np.ndarray:
     """[N, 3072] rows of 1024 red, green, blue values -> uint8 [N, 32, 32, 3]."""
     return rows.reshape(-1, _CHANNELS, _SIDE, _SIDE).transpose(0, 2, 3, 1)
-
-
-def _read_lines(path: str) -> list[str]:
-    """The non-blank lines of a names file."""
-    return [line.strip() for line in files.read_text(path).splitlines() if line.strip()]
 
 
 _CIFAR_URL = "https://www.cs.toronto.edu/~kriz/"

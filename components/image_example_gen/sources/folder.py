@@ -83,8 +83,7 @@ class FolderSource(base.ImageSource):
         if files.exists(base.join(data_dir, MANIFEST_FILE)):
             classes_path = base.join(data_dir, CLASSES_FILE)
             if files.exists(classes_path):
-                names = [line.strip() for line in files.read_text(classes_path).splitlines()]
-                names = [name for name in names if name]
+                names = base.read_names(classes_path)
             else:
                 names = sorted({label for _, label in self._manifest(data_dir)})
         else:

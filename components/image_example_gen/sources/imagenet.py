@@ -86,7 +86,7 @@ class ImageNetSource(base.ImageSource):
             path = base.join(data_dir, mapping_file)
             if files.exists(path):
                 names = {}
-                for line in files.read_text(path).splitlines():
+                for line in files.read_lines(path):
                     wnid, _, words = line.strip().partition(" ")
                     names[wnid] = words.split(",")[0].strip() or wnid
                 return [names.get(wnid, wnid) for wnid in wnids]
