@@ -35,12 +35,16 @@ def group_into_tasks(inputs: list[base.InputFile]) -> list[tuple[base.InputFile,
 
 # A read task: the input split's name and its files.
 Task = tuple[str, tuple[base.InputFile, ...]]
+# An input file's fields, in order: read by name, since `dataclasses.astuple` deep-copies
+# each value (7 us per file here: 0.35 s of the driver's time for 50,000 files).
+_INPUT_FIELDS = tuple(field.name for field in dataclasses.fields(base.InputFile))
 
 
 def write_tasks(tasks: Iterable[Task], path: str) -> None:
     """Writes `tasks` to `path` (local or gs://), one line per task (see `parse_task`)."""
     lines = (
-        json.dumps([split, [dataclasses.astuple(item) for item in items]]) + "\n"
+        json.dumps([split, [[getattr(item, name) for name in _INPUT_FIELDS] for item in items]])
+        + "\n"
         for split, items in tasks
     )
     files.write_text(path, "".join(lines))
@@ -76,7 +80,7 @@ def hash_split_index(example: Any, buckets: Sequence[int], feature: str) -> int:
     in a hash split, as TFX's ExampleGen assigns it: SHA-256 of the serialized `feature`,
     modulo the total of the hash buckets, placed among `buckets` (running totals)."""
     key = example.features.feature[feature].SerializeToString(deterministic=True)
-    bucket = int(hashlib.sha256(key).hexdigest(), 16) % buckets[-1]
+    bucket = int.from_bytes(hashlib.sha256(key).digest(), "big") % buckets[-1]
     return bisect.bisect(buckets, bucket)
 
 
