@@ -50,14 +50,24 @@ def md5_of(path: str) -> str:
 
 
 def fetch(archive: Archive, cache_dir: str) -> str:
-    """Returns the path of `archive` in `cache_dir`, downloading it first if needed.
+    """Returns the path of `archive` in `cache_dir`, downloading it first if needed. Either
+    way its MD5 is checked: the file may have been put there by hand, as the message of a
+    failed download suggests.
 
     Raises:
       FileNotFoundError: the download failed (e.g. offline); says where to put the file.
-      ValueError: the downloaded file's MD5 is not the published one (the file is deleted).
+      ValueError: the file's MD5 is not the published one (a download is deleted, a file
+        found in the cache is left for the user to replace).
     """
     path = os.path.join(cache_dir, archive.file_name)
     if os.path.exists(path):
+        actual = md5_of(path)
+        if actual != archive.md5:
+            raise ValueError(
+                f"{path} has MD5 {actual}, but the published MD5 of {archive.url} is "
+                f"{archive.md5}: replace it with the official archive, or delete it to download "
+                "it again"
+            )
         return path
     os.makedirs(cache_dir, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=cache_dir, suffix=".part", delete=False) as tmp:

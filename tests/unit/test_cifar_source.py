@@ -128,16 +128,26 @@ def test_cifar100_examples_carry_fine_and_coarse_labels(tmp_path: Path, writer) 
         assert e["coarse_label_name"] == coarse[index % 20].encode()
 
 
-def test_official_archive_is_unpacked_into_the_cache(tmp_path: Path) -> None:
-    batches = write_cifar10_python(tmp_path / "src", IMAGES_PER_BATCH)
-    archive = write_tar_gz(batches, tmp_path / "cifar-10-python.tar.gz")
+@pytest.mark.parametrize(
+    ("writer", "stem", "batches_dir"),
+    [
+        (write_cifar10_python, "cifar-10-python", "cifar-10-batches-py"),
+        (write_cifar10_binary, "cifar-10-binary", "cifar-10-batches-bin"),
+    ],
+)
+def test_official_archive_is_unpacked_into_the_cache(
+    tmp_path: Path, writer, stem: str, batches_dir: str
+) -> None:
+    batches = writer(tmp_path / "src", IMAGES_PER_BATCH)
+    archive = write_tar_gz(batches, tmp_path / f"{stem}.tar.gz")
     source = dataclasses.replace(CIFAR10, cache_dir=str(tmp_path / "cache"))
 
     resolved = source.resolve_data_dir(str(archive))
 
-    assert resolved == str(tmp_path / "cache" / "cifar-10-python" / "cifar-10-batches-py")
+    assert resolved == str(tmp_path / "cache" / stem / batches_dir)
     assert source.class_names(resolved) == CIFAR10_CLASS_NAMES
-    assert len(read_split(source, resolved, "train")[0]) == 3 * IMAGES_PER_BATCH
+    train_batches = len(list(batches.glob("data_batch_*")))
+    assert len(read_split(source, resolved, "train")[0]) == train_batches * IMAGES_PER_BATCH
 
 
 def _published_at(tmp_path: Path, md5: str | None = None) -> tuple[download.Archive, Path]:
@@ -192,6 +202,18 @@ def test_download_with_a_wrong_md5_is_deleted_and_reported(tmp_path: Path) -> No
     assert list((tmp_path / "cache").iterdir()) == []
 
 
+def test_archive_put_in_the_cache_by_hand_is_md5_checked_and_kept(tmp_path: Path) -> None:
+    archive, served = _published_at(tmp_path, md5="0" * 32)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / archive.file_name).write_bytes(served.read_bytes())
+    source = dataclasses.replace(CIFAR10, archive=archive, cache_dir=str(cache))
+
+    with pytest.raises(ValueError, match=f"has MD5 .* published MD5 of .* is {'0' * 32}"):
+        source.resolve_data_dir(str(tmp_path / "nowhere"))
+    assert (cache / archive.file_name).is_file()
+
+
 def test_offline_says_where_to_put_the_files(tmp_path: Path) -> None:
     offline = download.Archive((tmp_path / "unreachable.tar.gz").as_uri(), "0" * 32)
     source = dataclasses.replace(CIFAR10, archive=offline, cache_dir=str(tmp_path / "cache"))
@@ -222,11 +244,35 @@ def test_read_class_names_says_which_split_is_missing(cifar_dir: Path) -> None:
             r"lacks keys \[b'data', b'labels'\]",
             10_000,
         ),
+        (
+            pickle.dumps({b"labels": [0, None], b"data": np.zeros((2, 3072), np.uint8)}),
+            r"b'labels' holds a value that is not an integer",
+            10_000,
+        ),
+        (
+            pickle.dumps({b"labels": [b"cat"], b"data": np.zeros((1, 3072), np.uint8)}),
+            r"b'labels' holds a value that is not an integer",
+            10_000,
+        ),
         # The labels say how many images there were.
         (
             pickle.dumps({b"labels": [0, 1], b"data": np.zeros((2, 32, 32, 3), np.uint8)}),
             r"must be uint8 \(2, 3072\), one row per label",
             2,
+        ),
+        (
+            pickle.dumps(
+                {b"labels": [0, 1], b"data": np.zeros((2, 3072), np.uint8), b"filenames": [b"a"]}
+            ),
+            r"b'filenames' has 1 values for 2 images",
+            2,
+        ),
+        (
+            pickle.dumps(
+                {b"labels": [0], b"data": np.zeros((1, 3072), np.uint8), b"filenames": [None]}
+            ),
+            r"b'filenames' holds a value that is not a file name",
+            1,
         ),
     ],
 )
@@ -241,6 +287,19 @@ def test_unreadable_batch_file_is_one_record_counting_its_images(
     assert re.search(detail, rejected.detail)
     assert rejected.count == count
     assert rejected.detail.endswith(f"counts as {count} rejected images")
+
+
+def test_cifar100_batch_with_fewer_coarse_than_fine_labels_is_unreadable(tmp_path: Path) -> None:
+    cifar100 = write_cifar100_python(tmp_path, 4)
+    batch = _load_pickle(cifar100 / "test")
+    batch[b"coarse_labels"] = batch[b"coarse_labels"][:3]
+    with (cifar100 / "test").open("wb") as f:
+        pickle.dump(batch, f)
+
+    [rejected] = _read_file(CIFAR100, cifar100 / "test")
+
+    assert (rejected.reason, rejected.count) == (base.UNREADABLE_FILE, 4)
+    assert "b'coarse_labels' has 3 values for 4 images" in rejected.detail
 
 
 def test_truncated_pickle_counts_the_images_of_the_official_file(tmp_path: Path) -> None:

@@ -89,6 +89,19 @@ def test_bmp_gif_webp_grey_and_alpha_images_are_reencoded_as_png(tmp_path: Path)
     np.testing.assert_array_equal(tf.io.decode_png(by_id["cat/a.bmp"]["image"]).numpy(), original)
 
 
+def test_16_bit_grey_png_is_scaled_to_8_bits_not_clipped(tmp_path: Path) -> None:
+    folder = tmp_path / "cat"
+    folder.mkdir()
+    grey = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    Image.fromarray(grey.astype(np.uint16) * 257).save(folder / "a.png")  # v -> v * 257
+
+    [example], rejected = read_split(FOLDER, str(tmp_path), "all")
+
+    assert rejected == []
+    assert example["channels"] == 1
+    np.testing.assert_array_equal(tf.io.decode_png(example["image"]).numpy()[:, :, 0], grey)
+
+
 def test_bad_files_are_rejected_with_their_reason_not_dropped(tmp_path: Path) -> None:
     root = write_class_tree(tmp_path, CLASSES, per_class=2)
     (root / "cat" / "empty.jpg").write_bytes(b"")

@@ -24,9 +24,10 @@ when loaded: only read files from a trusted source.
 """
 
 import dataclasses
+import operator
 import os
 import pickle
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -213,8 +214,8 @@ class CifarSource(base.ImageSource):
             (self.coarse_labels_key,) if self.coarse_labels_key else ()
         )
         batch = self._load(path, keys)
+        labels = self._column(batch, self.labels_key, operator.index, "an integer")
         data = np.asarray(batch[_DATA_KEY])
-        labels = [int(label) for label in batch[self.labels_key]]
         if data.dtype != np.uint8 or data.shape != (len(labels), _PIXELS):
             raise base.InvalidInputError(
                 base.UNREADABLE_FILE,
@@ -223,12 +224,47 @@ class CifarSource(base.ImageSource):
                 count=len(labels) or None,
             )
         coarse = (
-            [int(label) for label in batch[self.coarse_labels_key]]
+            self._column(batch, self.coarse_labels_key, operator.index, "an integer", len(labels))
             if self.coarse_labels_key
             else None
         )
-        filenames = [name.decode() for name in batch.get(_FILENAMES_KEY, [])]
+        filenames = (
+            self._column(batch, _FILENAMES_KEY, _file_name, "a file name", len(labels))
+            if _FILENAMES_KEY in batch
+            else []
+        )
         return _to_hwc(data), labels, coarse, filenames
+
+    def _column(
+        self,
+        batch: dict[bytes, Any],
+        key: bytes,
+        convert: Callable[[Any], Any],
+        what: str,
+        images: int | None = None,
+    ) -> list[Any]:
+        """`batch[key]`, one value per image (`images` of them, when known), each converted by
+        `convert`, which raises TypeError or ValueError for a value that is not a `what`.
+
+        Raises:
+          base.InvalidInputError: UNREADABLE_FILE, counting `images` (else the official
+            file's), when a value does not convert or the count differs.
+        """
+        try:
+            values = [convert(value) for value in batch[key]]
+        except (TypeError, ValueError, UnicodeDecodeError) as e:
+            raise base.InvalidInputError(
+                base.UNREADABLE_FILE,
+                f"{key!r} holds a value that is not {what} ({e}): expected {self.layout}",
+                count=images,
+            ) from None
+        if images is not None and len(values) != images:
+            raise base.InvalidInputError(
+                base.UNREADABLE_FILE,
+                f"{key!r} has {len(values)} values for {images} images: expected {self.layout}",
+                count=images,
+            )
+        return values
 
     def _load_binary(self, path: str) -> tuple[np.ndarray, list[int], list[int] | None, list[str]]:
         label_bytes = 2 if self.coarse_labels_key else 1
@@ -263,6 +299,15 @@ class CifarSource(base.ImageSource):
                 f"lacks keys {list(required_keys)} (found {found}): expected {self.layout}",
             )
         return content
+
+
+def _file_name(value: Any) -> str:
+    """A pickled file name (bytes, as in the official files, or str) as str."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"{value!r} is not bytes")
 
 
 def _to_hwc(rows: np.ndarray) -> np.ndarray:

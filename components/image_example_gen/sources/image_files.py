@@ -9,6 +9,7 @@ import io
 import os
 from collections.abc import Iterator, Sequence
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from components.image_example_gen import files
@@ -47,7 +48,7 @@ def encode_image(data: bytes, keep_formats: frozenset[str], target_format: str) 
             image.load()
             if image.format in keep_formats and image.mode in _KEPT_MODES:
                 return EncodedImage(data, image.height, image.width, _KEPT_MODES[image.mode])
-            converted = image.convert("L" if image.mode in ("1", "L", "LA", "I", "I;16") else "RGB")
+            converted = _to_8_bit(image)
     except UnidentifiedImageError as e:
         raise base.InvalidInputError(base.NOT_AN_IMAGE, str(e)) from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
@@ -59,6 +60,15 @@ def encode_image(data: bytes, keep_formats: frozenset[str], target_format: str) 
     return EncodedImage(
         out.getvalue(), converted.height, converted.width, _KEPT_MODES[converted.mode]
     )
+
+
+def _to_8_bit(image: Image.Image) -> Image.Image:
+    """`image` as 8-bit grey ("L") or RGB pixels. 16-bit grey (PNG) is scaled to 8 bits:
+    PIL's own conversion would clip every value above 255 to white."""
+    if image.mode.startswith("I"):  # "I;16" (16-bit PNG), or "I" (32-bit integers)
+        high_bytes = np.asarray(image).astype(np.int64) >> 8
+        return Image.fromarray(np.clip(high_bytes, 0, 255).astype(np.uint8))
+    return image.convert("L" if image.mode in ("1", "L", "LA") else "RGB")
 
 
 def read_image_file(
