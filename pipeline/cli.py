@@ -13,6 +13,7 @@ FLAG_FIELDS = {
     "dataset": "data.source",
     "data_dir": "data.data_dir",
     "cache_dir": "data.cache_dir",
+    "max_per_class": "data.max_per_class",
     "image_size": "data.image_size",
     "output_root": "output_root",
     "name": "name",
@@ -39,6 +40,12 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         "--cache-dir",
         help="where CIFAR archives are downloaded and unpacked when --data-dir does not exist "
         "(default $XDG_CACHE_HOME/vt-tfx/datasets, i.e. ~/.cache/vt-tfx/datasets)",
+    )
+    group.add_argument(
+        "--max-per-class",
+        type=int,
+        help="read at most this many images per class and split, the first by file name "
+        "(folder, imagenet): a subset",
     )
     group.add_argument("--image-size", type=int, help="side in pixels the models see")
     group.add_argument(

@@ -51,6 +51,12 @@ class DataConfig:
     cache_dir: str | None = None
     shard_mb: float = 128.0
 
+    def __post_init__(self):
+        if self.max_per_class is not None and self.max_per_class < 1:
+            raise ValueError(
+                f"data.max_per_class must be at least 1 (or none: all); got {self.max_per_class}"
+            )
+
 
 @dataclass(frozen=True)
 class TrainConfig:

@@ -1,5 +1,6 @@
 import pytest
 
+from pipeline.commands import run
 from pipeline.config import (
     PRESETS,
     ModelConfig,
@@ -50,11 +51,18 @@ def test_overrides_convert_to_the_field_type():
         ("train.epochs", "three", "not a valid"),
         ("train.augment", "maybe", "not a valid"),
         ("name.first", "x", "has no sub-fields"),
+        ("data.max_per_class", "0", "must be at least 1"),
     ],
 )
 def test_bad_overrides_say_what_is_wrong(key, value, message):
     with pytest.raises(ValueError, match=message):
         apply_overrides(get_preset("default"), {key: value})
+
+
+def test_max_per_class_flag_sets_the_subset_size():
+    config = run.build_config(run.parse_args(["--dataset=imagenet", "--max-per-class=3"]))
+
+    assert (config.data.source, config.data.max_per_class) == ("imagenet", 3)
 
 
 def test_model_config_replaces_only_the_fields_it_sets():
