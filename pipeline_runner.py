@@ -8,6 +8,7 @@
 Commands (the first argument; `run` when omitted):
     run       run the pipeline (default) or compile it for Kubeflow / Vertex AI
     predict   classify image files with the latest pushed model (or --model PATH)
+    evaluate  score a run's two models on its held-out test split (or --split NAME)
     report    write a run's HTML report (curves, confusion, mistakes, slices, decision)
     slices    print a run's TFMA slice metrics as a table (--metric, --sort)
 
@@ -26,6 +27,7 @@ quiet_tensorflow()
 COMMANDS = {
     "run": "pipeline.commands.run",
     "predict": "pipeline.commands.predict",
+    "evaluate": "pipeline.commands.evaluate",
     "report": "pipeline.commands.report",
     "slices": "pipeline.commands.slices",
 }

@@ -18,7 +18,7 @@ from components.image_example_gen.component import create_image_example_gen
 from components.image_example_gen.validation import StrictExampleValidator
 from components.report.component import RunReport
 from components.trainer.component import create_trainer
-from components.winner.component import PushWinner, SelectWinner
+from components.winner.component import EVAL_SPLIT, PushWinner, SelectWinner
 from models.trainer import BASELINE_TEACHER, trainer_custom_config
 from pipeline.beam import beam_pipeline_args
 from pipeline.cloud_training import vertex_training_config
@@ -27,6 +27,10 @@ from pipeline.evaluation import EVALUATOR_MODULE, build_eval_config
 
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
 RUN_FN = "models.trainer.run_fn"
+# The Trainers fit on the train split and validate on the eval split, which the Evaluator's
+# gate also scores; any `test` split is read by none of them (`pipeline_runner.py evaluate`
+# scores it when asked).
+TRAIN_SPLIT = "train"
 
 # Pipeline parameters: what each run of a compiled pipeline may change without recompiling.
 DATA_DIR_PARAMETER = "data_dir"
@@ -123,8 +127,8 @@ def create_pipeline(
             transform_graph=transform.outputs["transform_graph"],
             schema=schema_gen.outputs["schema"],
             base_model=teacher if train.teacher == BASELINE_TEACHER else None,
-            train_args=tfx.proto.TrainArgs(),
-            eval_args=tfx.proto.EvalArgs(),
+            train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
+            eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]),
             custom_config=custom_config,
         ).with_id(component_id)
 
@@ -138,6 +142,7 @@ def create_pipeline(
         model=candidate_trainer.outputs["model"],
         baseline_model=baseline_trainer.outputs["model"],
         eval_config=build_eval_config(config.gate, config.evaluation),
+        example_splits=[EVAL_SPLIT],
         schema=schema_gen.outputs["schema"],
         module_path=EVALUATOR_MODULE,
     )

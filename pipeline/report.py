@@ -19,6 +19,7 @@ from pipeline.outputs import (
     resolve_run_id,
 )
 
+EXAMPLE_GEN = "FileBasedExampleGen"
 SELECT_WINNER = "SelectWinner"
 PUSHER = "Pusher"
 EVALUATOR = "Evaluator"
@@ -35,6 +36,10 @@ def print_run_summary(config: PipelineConfig) -> bool:
     report = latest_outputs(store, config.name, REPORT).get("report")
 
     decision = read_decision(winner["blessing"].uri)
+    examples = latest_outputs(store, config.name, EXAMPLE_GEN).get("examples")
+    if examples is not None:
+        print()
+        print(f"Examples:       {examples_summary(examples.uri)}")
     print()
     print("Gating decision (top-1 accuracy on the eval split):")
     scores = [s for s in (decision.candidate, decision.baseline, decision.production) if s]
@@ -53,6 +58,16 @@ def print_run_summary(config: PipelineConfig) -> bool:
         print(f"Report:         {os.path.join(report.uri, 'index.html')}")
     print(f"MLMD database:  {config.metadata_path}")
     return destination is not None
+
+
+def examples_summary(examples_uri: str) -> str:
+    """How many examples ImageExampleGen wrote, and what it rejected, in one line."""
+    from components.image_example_gen.rejects import REJECTED_DIR, RejectReport
+
+    report = RejectReport.read(os.path.join(examples_uri, REJECTED_DIR))
+    if not report.total_rejected:
+        return f"{report.examples} written, none rejected"
+    return f"{report.examples} written, {report.summary()}"
 
 
 @dataclass(frozen=True)
@@ -126,7 +141,7 @@ def report_dir(config: PipelineConfig, run_id: str) -> str:
 
 def write_run_report(config: PipelineConfig, run: str = "latest") -> str:
     """Writes the HTML report of run `run` under `report_dir`; returns index.html's path."""
-    from components.report.component import eval_files, model_run
+    from components.report.component import model_run, split_files
     from components.report.render import write_report
 
     outputs = find_run_outputs(config, run)
@@ -137,7 +152,7 @@ def write_run_report(config: PipelineConfig, run: str = "latest") -> str:
     return write_report(
         title=f"{config.name}: run {outputs.run_id}",
         runs=runs,
-        eval_files=eval_files(outputs.examples_uri),
+        eval_files=split_files(outputs.examples_uri),
         evaluation_uri=outputs.evaluation_uri,
         decision=outputs.decision,
         image_size=outputs.image_size,

@@ -42,9 +42,9 @@ def model_run(
     )
 
 
-def eval_files(examples_uri: str) -> list[str]:
-    """The eval split's TFRecord files of an ExampleGen output folder."""
-    return tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{EVAL_SPLIT}", "*"))
+def split_files(examples_uri: str, split: str = EVAL_SPLIT) -> list[str]:
+    """The TFRecord files of one split (the eval split) of an ExampleGen output folder."""
+    return tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}", "*"))
 
 
 @tfx.dsl.components.component
@@ -72,7 +72,7 @@ def RunReport(  # noqa: N802 (TFX components are named like classes)
             model_run(CANDIDATE, *candidate, candidate_model.uri, candidate_run.uri),
             model_run(BASELINE, *baseline, baseline_model.uri, baseline_run.uri),
         ],
-        eval_files=eval_files(examples.uri),
+        eval_files=split_files(examples.uri),
         evaluation_uri=evaluation.uri,
         decision=read_decision(blessing.uri),
         image_size=image_size,

@@ -183,6 +183,27 @@ def test_slices_command_prints_label_and_image_property_slices(workspace, first_
     assert "available: example_count, expected_calibration_error" in capsys.readouterr().err
 
 
+def test_evaluate_command_scores_both_models_as_the_gate_did(workspace, first_run, capsys):
+    flags = ["--preset=smoke", f"--output-root={workspace['output_root']}"]
+    decision = pushed_decision(pushed_versions(workspace)[0])
+
+    assert pipeline_runner.main(["evaluate", *flags, "--split=eval"]) == 0
+
+    out = capsys.readouterr().out
+    assert "top-1 accuracy on the eval split (40 examples)" in out
+    for role in ("candidate", "baseline"):
+        score = decision[role]
+        assert re.search(rf"{role} +{score['model']} +{score['accuracy']:.4f}", out), out
+
+
+def test_evaluate_command_says_when_the_data_has_no_test_split(workspace, first_run, capsys):
+    flags = ["--preset=smoke", f"--output-root={workspace['output_root']}"]
+
+    assert pipeline_runner.main(["evaluate", *flags]) == 2
+
+    assert "have no 'test' split (they have eval, train)" in capsys.readouterr().err
+
+
 def test_crippled_candidate_is_not_pushed_the_cnn_is(workspace, first_run):
     # Compared with the CNN of the same run only (the production gate has its own test).
     no_production_gate = "gate.min_gain_over_production=-1"

@@ -97,6 +97,19 @@ def test_trainers_read_the_class_names_from_the_examples_not_the_spec(tmp_path):
     assert "airplane" not in json.dumps(spec), "no class name is compiled in"
 
 
+def test_a_test_split_is_read_by_neither_the_trainers_nor_the_gate(tmp_path):
+    spec = compile_spec(tmp_path, "kubeflow")
+
+    def parameter(task: str, name: str):
+        value = tasks(spec)[task]["inputs"]["parameters"][name]["runtimeValue"]["constantValue"]
+        return json.loads(value["stringValue"])
+
+    for trainer in ("BaselineTrainer", "CandidateTrainer"):
+        assert parameter(trainer, "train_args") == {"splits": ["train"]}
+        assert parameter(trainer, "eval_args") == {"splits": ["eval"]}
+    assert parameter("Evaluator", "example_splits") == ["eval"]
+
+
 def test_beam_preset_and_extra_args_reach_every_beam_component(tmp_path):
     spec = compile_spec(tmp_path, "vertex", "--beam=multi_processing", "--beam-arg=--num_workers=4")
     for component in ("FileBasedExampleGen", "StatisticsGen", "Transform", "Evaluator"):
