@@ -11,6 +11,7 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 from components.image_example_gen import rejects
 from components.image_example_gen.component import create_image_example_gen
 from components.image_example_gen.validation import describe
+from pipeline.report import examples_summary
 from tests.fixtures.cifar import truncate, write_cifar10_python
 from tests.fixtures.images import truncated_jpeg, write_class_tree
 from tests.fixtures.reading import run_executor
@@ -18,12 +19,15 @@ from tests.fixtures.reading import run_executor
 
 @pytest.fixture
 def dirty_tree(tmp_path: Path) -> Path:
-    """Two val/ classes of 20 good images, one truncated JPEG, one zero-byte file."""
+    """Two val/ classes of 20 good images, a truncated JPEG, a zero-byte file, a text file,
+    and an image of a class that train/ lacks."""
     root = tmp_path / "data"
     write_class_tree(root / "train", ["cat", "dog"], per_class=2)
     write_class_tree(root / "val", ["cat", "dog"], per_class=20)
+    write_class_tree(root / "val", ["emu"], per_class=1)
     (root / "val" / "cat" / "cut.jpg").write_bytes(truncated_jpeg())
     (root / "val" / "dog" / "empty.jpg").write_bytes(b"")
+    (root / "val" / "dog" / "notes.txt").write_text("not an image")
     return root
 
 
@@ -44,13 +48,21 @@ def test_rejects_are_counted_written_and_kept_out_of_the_examples(
     assert sorted((r["split"], r["source_id"], r["reason"]) for r in records) == [
         ("eval", "val/cat/cut.jpg", "corrupt_image"),
         ("eval", "val/dog/empty.jpg", "empty_file"),
+        ("eval", "val/dog/notes.txt", "not_an_image"),
+        ("eval", "val/emu/000.jpg", "unknown_class"),
     ]
     report = rejects.RejectReport.read(str(rejected_dir))
-    assert (report.examples, report.rejected) == (44, {"corrupt_image": 1, "empty_file": 1})
+    reasons = {"corrupt_image": 1, "empty_file": 1, "not_an_image": 1, "unknown_class": 1}
+    assert (report.examples, report.rejected) == (44, reasons)
     counters = pipeline.result.metrics().query(MetricsFilter().with_namespace("ImageExampleGen"))
     counts = {c.key.metric.name: c.committed for c in counters["counters"]}
-    assert counts["rejected[eval][corrupt_image]"] == counts["rejected[eval][empty_file]"] == 1
-    assert counts["files_read[eval]"] == 42
+    assert all(counts[f"rejected[eval][{reason}]"] == 1 for reason in reasons)
+    assert counts["files_read[eval]"] == 44
+    # What the run's summary prints.
+    assert examples_summary(str(tmp_path / "examples")) == (
+        "44 written, rejected 4 of 48 inputs (8.333%): corrupt_image 1, empty_file 1, "
+        f"not_an_image 1, unknown_class 1; records in {rejected_dir}"
+    )
 
 
 def test_an_unreadable_cifar_batch_counts_as_the_images_it_held(tmp_path: Path) -> None:
@@ -83,12 +95,12 @@ def test_too_many_rejects_fail_with_a_one_line_summary(dirty_tree: Path, tmp_pat
 
     message = str(error.value)
     assert "\n" not in message
-    assert message.startswith("rejected 2 of 46 inputs (4.348%): corrupt_image 1, empty_file 1;")
+    assert message.startswith("rejected 4 of 48 inputs (8.333%): corrupt_image 1, empty_file 1,")
     assert "more than the allowed 0.100% (data.max_rejected_fraction)" in message
     # TFX deletes a failed execution's outputs: the records are kept beside them.
     kept = tmp_path / "ExampleGen" / "rejected" / "7"
     assert f"records in {kept} " in message
-    assert len((kept / "eval-00000-of-00001.jsonl").read_text().splitlines()) == 2
+    assert len((kept / "eval-00000-of-00001.jsonl").read_text().splitlines()) == 4
 
 
 def test_anomalies_are_described_one_line_per_split() -> None:
