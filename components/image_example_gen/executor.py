@@ -14,6 +14,7 @@ from typing import Any
 import apache_beam as beam
 import tensorflow as tf
 from absl import logging
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from google.protobuf import json_format, struct_pb2
 from tfx.components.example_gen import utils as example_gen_utils
 from tfx.components.example_gen import write_split
@@ -219,15 +220,19 @@ class Executor(BaseExampleGenExecutor):
         reader = ReaderConfig.from_exec_properties(exec_properties)
         self._log_startup(input_dict, output_dict, exec_properties)
         tasks_dir = os.path.join(examples.uri, ".tasks")
+        spill_dir = os.path.join(examples.uri, ".spill") if self._shuffles_in_memory() else None
         tf.io.gfile.makedirs(tasks_dir)
         try:
             self._write_examples(
                 examples,
                 {**exec_properties, _REJECTED_DIR_KEY: rejected_dir, _TASKS_DIR_KEY: tasks_dir},
                 reader.shard_bytes,
+                spill_dir,
             )
         finally:
-            tf.io.gfile.rmtree(tasks_dir)
+            for work_dir in (tasks_dir, spill_dir):
+                if work_dir and tf.io.gfile.exists(work_dir):
+                    tf.io.gfile.rmtree(work_dir)
         data_dir = exec_properties[standard_component_specs.INPUT_BASE_KEY]
         write_class_names(examples, reader.image_source().class_names(data_dir))
         report = rejects.RejectReport.read(rejected_dir)
@@ -284,8 +289,18 @@ class Executor(BaseExampleGenExecutor):
         patterns = [split.pattern for split in input_config.splits]
         return pipeline | "InputToRecord" >> ReadImages(exec_properties, patterns, hash_split)
 
+    def _shuffles_in_memory(self) -> bool:
+        """Whether the pipeline runs on Beam's DirectRunner (the default runner), which
+        holds every grouped PCollection in memory; the writer then spills (see `spill`)."""
+        runner = PipelineOptions(self._beam_pipeline_args).view_as(StandardOptions).runner
+        return runner is None or "direct" in str(runner).lower()
+
     def _write_examples(
-        self, examples: Any, exec_properties: dict[str, Any], shard_bytes: int
+        self,
+        examples: Any,
+        exec_properties: dict[str, Any],
+        shard_bytes: int,
+        spill_dir: str | None,
     ) -> None:
         """What `BaseExampleGenExecutor.Do` does, with `shards.WriteSplits` as the writer."""
         names = self._output_split_names(exec_properties)
@@ -293,7 +308,7 @@ class Executor(BaseExampleGenExecutor):
         output_dirs = {name: artifact_utils.get_split_uri([examples], name) for name in names}
         with self._make_beam_pipeline() as pipeline:
             _ = self._read_splits(pipeline, exec_properties) | "WriteSplits" >> shards.WriteSplits(
-                output_dirs, shard_bytes
+                output_dirs, shard_bytes, spill_dir
             )
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(

@@ -56,6 +56,13 @@ def read_bytes(path: str) -> bytes:
         return f.read()
 
 
+def read_range(path: str, start: int, end: int) -> bytes:
+    """Bytes [start, end) of the file `path`; raises OSError like `read_bytes`."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        f.seek(start)
+        return f.read(end - start)
+
+
 def read_text(path: str) -> str:
     """The contents of the UTF-8 text file `path`; raises OSError like `read_bytes`."""
     return read_bytes(path).decode("utf-8")

@@ -6,14 +6,20 @@ runner choose the shards, so two runs over the same data hand the Trainer's seed
 different input order and train different models. `WriteSplits` instead:
 
 - makes `ceil(serialized bytes / shard_bytes)` shards per split (at least one);
-- puts an example in shard `h % num_shards`, `h` being the SHA-256 of its `source_id`;
-- writes each shard's examples sorted by `h`: a fixed pseudo-random order, so classes are
-  mixed even when the inputs come class by class.
+- orders the examples by `h`, the SHA-256 of their `source_id`: a fixed pseudo-random order,
+  so classes are mixed even when the inputs come class by class;
+- cuts that order into `num_shards` consecutive runs of the key space (`shard_index`) and
+  writes each run, in order, as one shard.
 
 The same data thus gives byte-identical shards. To sort a shard a worker holds it in memory,
 so `shard_bytes` also bounds the memory that writing takes. Files are named as TFX names them
 (`data_tfrecord-00000-of-00004.gz`), and every one of the `num_shards` files is written, empty
 when no example hashed to it.
+
+How the examples reach their shard's writer depends on the runner: a grouping by shard
+where the runner shuffles on disk or in a service (Dataflow, Flink, Spark), spill files
+(`spill`) on the DirectRunner, which would hold every grouped example in memory. Both
+write the same bytes.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from typing import Any
 
 import apache_beam as beam
 
-from components.image_example_gen import files, tfrecords
+from components.image_example_gen import files, spill, tfrecords
 from components.image_example_gen.sources.base import SOURCE_ID_KEY
 
 FILE_PREFIX = "data_tfrecord"
@@ -55,6 +61,17 @@ def keyed_record(example: Any) -> tuple[bytes, bytes]:
     return order_key(example), example.SerializeToString(deterministic=True)
 
 
+def shard_index(key: bytes, count: int) -> int:
+    """The shard, among `count`, of the example with order key `key`: the key space cut into
+    `count` equal ranges, so that each shard is a consecutive run of the key order."""
+    return _shard_of_prefix(int.from_bytes(key[: spill.PREFIX_BYTES], "big"), count)
+
+
+def _shard_of_prefix(prefix: int, count: int) -> int:
+    """`shard_index` of a key whose first 8 bytes are the unsigned integer `prefix`."""
+    return (prefix * count) >> 64
+
+
 def num_shards(total_bytes: int, shard_bytes: int) -> int:
     """Shards of at most about `shard_bytes` for `total_bytes` of serialized examples."""
     return max(1, math.ceil(total_bytes / shard_bytes))
@@ -79,9 +96,46 @@ def _assign_shards(
     count = counts[split]
     by_shard: dict[int, list[tuple[bytes, bytes]]] = collections.defaultdict(list)
     for keyed in records:
-        by_shard[int.from_bytes(keyed[0][:8], "big") % count].append(keyed)
+        by_shard[shard_index(keyed[0], count)].append(keyed)
     for index, group in by_shard.items():
         yield (split, index, count), group
+
+
+def _spill(
+    part: tuple[str, list[tuple[bytes, bytes]]], spill_dir: str
+) -> tuple[str, spill.SpillIndex]:
+    """Writes a part of a split to a spill file: (split, its index)."""
+    split, records = part
+    return split, spill.write(records, spill_dir)
+
+
+def _spilled_bytes(split_index: tuple[str, spill.SpillIndex]) -> tuple[str, int]:
+    split, index = split_index
+    return split, index.record_bytes
+
+
+def _assign_segments(
+    split_index: tuple[str, spill.SpillIndex], counts: Mapping[str, int]
+) -> Iterator[tuple[tuple[str, int, int], tuple[str, int, int]]]:
+    """The runs of a spill file that belong to each shard: ((split, shard index, shard
+    count), (path, start, end)) for each shard that gets some of its examples."""
+    split, index = split_index
+    count = counts[split]
+    ends = index.frame_ends()
+    start = 0
+    shards_of = [_shard_of_prefix(prefix, count) for prefix in index.key_prefixes()]
+    for position, shard in enumerate(shards_of):
+        if position + 1 == len(shards_of) or shards_of[position + 1] != shard:
+            yield (split, shard, count), (index.path, start, ends[position])
+            start = ends[position]
+
+
+def _read_segments(
+    shard: tuple[tuple[str, int, int], Iterable[tuple[str, int, int]]],
+) -> tuple[tuple[str, int, int], list[list[tuple[bytes, bytes]]]]:
+    """A shard's spilled runs, read back as lists of (key, record) pairs."""
+    key, segments = shard
+    return key, [list(spill.read(*segment)) for segment in segments]
 
 
 def _write_shard(
@@ -117,32 +171,41 @@ def WriteSplits(  # noqa: N802 - Beam PTransform naming, as in TFX.
     parts: beam.pvalue.PCollection,
     output_dirs: Mapping[str, str],
     shard_bytes: int = DEFAULT_SHARD_BYTES,
+    spill_dir: str | None = None,
 ) -> beam.pvalue.PCollection:
     """Writes `parts`, (split name, (order key, serialized tf.train.Example) pairs), into the
     shards of each split's directory in `output_dirs` (see the module docstring); returns
     the paths. Every split of `output_dirs` gets at least one shard, empty if no part names
-    it. All splits go through one set of stages: a pipeline pays each stage once, and each
-    stage that the examples pass through again (an empty part per shard flattened into them
-    cost one: 0.9 s of 12.8 s on 50,000 JPEGs with 2 workers)."""
+    it. With `spill_dir`, the parts go through spill files there (see `spill`; the caller
+    removes the directory) instead of a grouping. All splits go through one set of stages: a
+    pipeline pays each stage once, and each stage that the examples pass through again (an
+    empty part per shard flattened into them cost one: 0.9 s of 12.8 s on 50,000 JPEGs with
+    2 workers)."""
     if shard_bytes < 1:
         raise ValueError(f"shard_bytes must be at least 1, not {shard_bytes}")
     for output_dir in output_dirs.values():
         files.makedirs(output_dir)
+    if spill_dir:
+        files.makedirs(spill_dir)
+        parts = parts | "Spill" >> beam.Map(_spill, spill_dir)
     no_bytes = parts.pipeline | "EverySplit" >> beam.Create(
         [(split, 0) for split in output_dirs], reshuffle=False
     )
     counts = (
-        (parts | "Bytes" >> beam.Map(_shard_bytes), no_bytes)
+        (parts | "Bytes" >> beam.Map(_spilled_bytes if spill_dir else _shard_bytes), no_bytes)
         | "AllBytes" >> beam.Flatten()
         | "TotalBytes" >> beam.CombinePerKey(sum)
         | "NumShards" >> beam.MapTuple(lambda split, total: (split, num_shards(total, shard_bytes)))
     )
-    written = (
+    assign = _assign_segments if spill_dir else _assign_shards
+    shards = (
         parts
-        | "AssignShards" >> beam.FlatMap(_assign_shards, beam.pvalue.AsDict(counts))
+        | "AssignShards" >> beam.FlatMap(assign, beam.pvalue.AsDict(counts))
         | "GroupByShard" >> beam.GroupByKey()
-        | "WriteShard" >> beam.FlatMap(_write_shard, output_dirs)
     )
+    if spill_dir:
+        shards = shards | "ReadSpilled" >> beam.Map(_read_segments)
+    written = shards | "WriteShard" >> beam.FlatMap(_write_shard, output_dirs)
     empty = counts | "WriteEmptyShards" >> beam.FlatMap(
         _write_empty_shards, output_dirs, beam.pvalue.AsList(written)
     )
