@@ -19,7 +19,7 @@ Each source and mode runs `--repeats` times (default 3), modes interleaved, and 
 run is reported. Prints a table and writes JSON (default outputs/bench/ingest.json). The
 process's one-time start-up (TensorFlow, Beam's runner) is paid once in a warm-up and
 excluded; each Beam row still includes building and running its pipeline and, for beam-2,
-starting the 2 worker processes (each imports TensorFlow), as every pipeline run does.
+starting the 2 worker processes (each imports Beam), as every pipeline run does.
 """
 
 from __future__ import annotations
