@@ -51,7 +51,8 @@ def split_files(examples_uri: str, split: str) -> list[str]:
         )
         raise ValueError(
             f"the run's examples have no {split!r} split (they have {', '.join(splits)}): "
-            "a test split comes from a test/ folder beside train/ and val/, or from "
+            "a test split comes from a test/ folder beside train/ and val/, or, for data "
+            "split by hash, from a test share: "
             '--set \'data.split_ratios={"train": 8, "eval": 1, "test": 1}\''
         )
     return found
