@@ -2,6 +2,7 @@
 
 import dataclasses
 import io
+import shutil
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,9 @@ def test_class_index_is_sorted_wnids_with_human_readable_names(tmp_path: Path) -
 
     assert IMAGENET.wnids(str(root)) == WNIDS
     assert read_class_names(str(root), "imagenet") == NAMES
-    (root / "LOC_synset_mapping.txt").unlink()
+    (root / "LOC_synset_mapping.txt").unlink()  # the official downloads: the devkit's words
+    assert IMAGENET.class_names(str(root)) == NAMES
+    shutil.rmtree(root / "ILSVRC2012_devkit_t12")
     assert IMAGENET.class_names(str(root)) == WNIDS
 
 
@@ -72,6 +75,14 @@ def test_flat_val_without_ground_truth_names_the_devkit(tmp_path: Path) -> None:
     (root / "ILSVRC2012_devkit_t12/data/ILSVRC2012_validation_ground_truth.txt").unlink()
 
     with pytest.raises(FileNotFoundError, match="val/ in .* is flat but ILSVRC2012_validation"):
+        read_split(IMAGENET, str(root), "eval")
+
+
+def test_flat_val_without_meta_mat_names_the_devkit(tmp_path: Path) -> None:
+    root = write_imagenet(tmp_path)
+    (root / "ILSVRC2012_devkit_t12/data/meta.mat").unlink()
+
+    with pytest.raises(FileNotFoundError, match=r"is flat but meta.mat \(beside it\) is missing"):
         read_split(IMAGENET, str(root), "eval")
 
 

@@ -7,7 +7,8 @@
   and `meta.mat` (ILSVRC2012_ID -> wnid), found in the data dir or in
   `ILSVRC2012_devkit_t12/data/`.
 - Optional `LOC_synset_mapping.txt` or `synset_words.txt` (`n01440764 tench, Tinca tinca`):
-  class names become the first synonym; without it they are the wnids.
+  class names become the first synonym; without it, the first synonym of meta.mat's `words`
+  when the devkit is there, else the wnids.
 
 Labels follow the standard 1,000-class index: the sorted wnids of `train/`. About 20 files
 are not RGB JPEGs (one CMYK JPEG family, and a PNG named .JPEG): they are re-encoded as RGB
@@ -31,15 +32,36 @@ _WNID = re.compile(r"^n\d{8}$")
 _VAL_NUMBER = re.compile(r"_(\d+)\.[A-Za-z]+$")
 
 
-def load_devkit_labels(devkit_dir: str) -> list[str]:
-    """The wnid of every validation image, in image-number order (index 0 = image 1)."""
+def _load_synsets(devkit_dir: str):
+    """The `synsets` records of the devkit's meta.mat (ILSVRC2012_ID, WNID, words, ...)."""
     import scipy.io
 
     meta = io.BytesIO(files.read_bytes(base.join(devkit_dir, META_FILE)))
-    synsets = scipy.io.loadmat(meta, squeeze_me=True)["synsets"]
-    wnid_of_id = {int(s["ILSVRC2012_ID"]): str(s["WNID"]) for s in synsets}
+    return scipy.io.loadmat(meta, squeeze_me=True)["synsets"]
+
+
+def load_devkit_labels(devkit_dir: str) -> list[str]:
+    """The wnid of every validation image, in image-number order (index 0 = image 1)."""
+    wnid_of_id = {int(s["ILSVRC2012_ID"]): str(s["WNID"]) for s in _load_synsets(devkit_dir)}
     ids = files.read_text(base.join(devkit_dir, GROUND_TRUTH_FILE)).split()
     return [wnid_of_id[int(i)] for i in ids]
+
+
+def _first_synonym(words: str, wnid: str) -> str:
+    """`tench` of `tench, Tinca tinca`; the wnid when there are no words."""
+    return words.split(",")[0].strip() or wnid
+
+
+def _find_devkit_file(data_dir: str, name: str) -> str | None:
+    """The directory, the data dir or its ILSVRC2012_devkit_t12/data/, holding file `name`."""
+    return next(
+        (
+            d
+            for d in (data_dir, base.join(data_dir, DEVKIT_DATA_DIR))
+            if files.exists(base.join(d, name))
+        ),
+        None,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,16 +103,27 @@ class ImageNetSource(base.ImageSource):
         return wnids
 
     def class_names(self, data_dir: str) -> list[str]:
+        """The first synonym of each wnid, from a synset mapping file, else from the
+        devkit's meta.mat; the wnids themselves when there is neither."""
         wnids = self.wnids(data_dir)
-        for mapping_file in SYNSET_MAPPING_FILES:
-            path = base.join(data_dir, mapping_file)
-            if files.exists(path):
-                names = {}
-                for line in files.read_lines(path):
-                    wnid, _, words = line.strip().partition(" ")
-                    names[wnid] = words.split(",")[0].strip() or wnid
-                return [names.get(wnid, wnid) for wnid in wnids]
-        return wnids
+        names: dict[str, str] = {}
+        mapping = next(
+            (
+                base.join(data_dir, name)
+                for name in SYNSET_MAPPING_FILES
+                if files.exists(base.join(data_dir, name))
+            ),
+            None,
+        )
+        devkit_dir = _find_devkit_file(data_dir, META_FILE)
+        if mapping:
+            for line in files.read_lines(mapping):
+                wnid, _, words = line.strip().partition(" ")
+                names[wnid] = _first_synonym(words, wnid)
+        elif devkit_dir:
+            for synset in _load_synsets(devkit_dir):
+                names[str(synset["WNID"])] = _first_synonym(str(synset["words"]), "")
+        return [names.get(wnid) or wnid for wnid in wnids]
 
     def list_inputs(
         self, data_dir: str, pattern: str, class_names: Sequence[str]
@@ -107,18 +140,11 @@ class ImageNetSource(base.ImageSource):
         self, data_dir: str, paths: list[str], class_index: dict[str, int]
     ) -> list[base.InputFile]:
         """Labels flat val/ images by their number in the devkit's ground truth."""
-        devkit_dir = next(
-            (
-                d
-                for d in (data_dir, base.join(data_dir, DEVKIT_DATA_DIR))
-                if files.exists(base.join(d, GROUND_TRUTH_FILE))
-            ),
-            None,
-        )
-        if devkit_dir is None:
+        devkit_dir = _find_devkit_file(data_dir, GROUND_TRUTH_FILE)
+        if devkit_dir is None or not files.exists(base.join(devkit_dir, META_FILE)):
+            missing = GROUND_TRUTH_FILE if devkit_dir is None else f"{META_FILE} (beside it)"
             raise FileNotFoundError(
-                f"val/ in {data_dir} is flat but {GROUND_TRUTH_FILE} is missing: "
-                f"expected {self.layout}"
+                f"val/ in {data_dir} is flat but {missing} is missing: expected {self.layout}"
             )
         wnid_of_image = load_devkit_labels(devkit_dir)
         taken: dict[str, int] = {}
