@@ -179,6 +179,15 @@ def test_malformed_manifest_row_names_its_line(tmp_path: Path) -> None:
         FOLDER.class_names(str(tmp_path))
 
 
+def test_manifest_listing_an_image_twice_names_both_lines(tmp_path: Path) -> None:
+    (tmp_path / "manifest.csv").write_text("path,label\na.jpg,cat\nb.jpg,dog\na.jpg,dog\n")
+
+    with pytest.raises(
+        ValueError, match=r"manifest.csv:4: 'a.jpg' is listed again \(first on line 2"
+    ):
+        FOLDER.class_names(str(tmp_path))
+
+
 def test_empty_dir_names_the_expected_layout(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="holds no classes: expected class folders"):
         read_class_names(str(tmp_path), "folder")
@@ -192,7 +201,9 @@ _FIELD = st.text(
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(_FIELD, _FIELD), max_size=20), st.booleans())
+@given(
+    st.lists(st.tuples(_FIELD, _FIELD), max_size=20, unique_by=lambda row: row[0]), st.booleans()
+)
 def test_parse_manifest_reads_back_any_rows_csv_writes(rows, header: bool) -> None:
     out = io.StringIO()
     writer = csv.writer(out)

@@ -3,8 +3,9 @@
 Layouts of the data dir, tried in this order:
 
 - `manifest.csv` with rows `path,label` (optional header `path,label`; paths relative to the
-  data dir, or absolute). The classes are the lines of `classes.txt` beside it when present
-  (then other labels are rejected as unknown), else the sorted distinct labels.
+  data dir, or absolute; each path once: a repeated one fails the run naming both lines).
+  The classes are the lines of `classes.txt` beside it when present (then other labels are
+  rejected as unknown), else the sorted distinct labels.
 - `train/<class>/*` plus `val/<class>/*` and/or `test/<class>/*`: the data set's own splits.
   `val/` becomes the `eval` split; with no `val/`, `test/` does; with both, `test/` is kept
   as a `test` split that training and evaluation do not read.
@@ -33,9 +34,11 @@ def parse_manifest(text: str, origin: str = MANIFEST_FILE) -> list[tuple[str, st
     """Returns the (path, label) rows of a manifest's CSV `text`; blank lines are skipped.
 
     Raises:
-      ValueError: naming `origin` and the line of the first row that is not `path,label`.
+      ValueError: naming `origin` and the line of the first row that is not `path,label`,
+        or that lists a path again (an image twice, perhaps with two labels).
     """
     rows = []
+    first_line: dict[str, int] = {}
     for line, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
         if not row or (line == 1 and row == _MANIFEST_HEADER):
             continue
@@ -43,6 +46,12 @@ def parse_manifest(text: str, origin: str = MANIFEST_FILE) -> list[tuple[str, st
             raise ValueError(
                 f"{origin}:{line}: expected two non-empty CSV fields path,label, got {row!r}"
             )
+        if row[0] in first_line:
+            raise ValueError(
+                f"{origin}:{line}: {row[0]!r} is listed again (first on line "
+                f"{first_line[row[0]]}): each image once, with one label"
+            )
+        first_line[row[0]] = line
         rows.append((row[0], row[1]))
     return rows
 
