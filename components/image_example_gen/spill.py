@@ -4,7 +4,7 @@ shards are written.
 Beam's DirectRunner (in memory and with worker processes alike) holds every PCollection that
 crosses from one stage to the next, and every grouping, in the runner process's memory: a
 writer that groups the examples by shard holds the whole data set there (2026-12-02: peak
-memory grew by about 6.8 kB per CIFAR-sized JPEG, 1.3 GB more for 200,000 of them). So on
+memory grew by about 6.8 kB per CIFAR-sized JPEG: 1.3 GB more at 200,000 than at 5,000). So on
 that runner each read task writes its examples to a spill file in the stage that reads
 them, and only a small index travels on: 16 bytes per example (its key's first 8 bytes and
 where its frame ends). Each shard's writer then reads its consecutive run of every spill
@@ -30,52 +30,58 @@ PREFIX_BYTES = 8  # what shards.shard_index reads of a key
 _LENGTH = struct.Struct("<I")
 
 
+_FRAME_BYTES = KEY_BYTES + _LENGTH.size  # a frame's bytes besides its record
+
+
+def _uint64s(packed: bytes) -> array.array:
+    values = array.array("Q")
+    values.frombytes(packed)
+    return values
+
+
 @dataclasses.dataclass(frozen=True)
 class SpillIndex:
     """Where the examples of one spill file are.
 
     Attributes:
       path: the spill file.
-      prefixes: the first PREFIX_BYTES of each example's key, in file order (sorted).
-      ends: the byte offset where each example's frame ends, as an array("Q") in bytes.
-      record_bytes: the serialized examples' total size (frames excluded).
+      prefixes: each example's key prefix (its first PREFIX_BYTES, big-endian) as an
+        unsigned integer, in file order (sorted), packed as an array("Q").
+      ends: the byte offset where each example's frame ends, packed as an array("Q").
     """
 
     path: str
     prefixes: bytes
     ends: bytes
-    record_bytes: int
+
+    def key_prefixes(self) -> array.array:
+        return _uint64s(self.prefixes)
 
     def frame_ends(self) -> array.array:
-        ends = array.array("Q")
-        ends.frombytes(self.ends)
-        return ends
+        return _uint64s(self.ends)
 
-    def key_prefixes(self) -> list[int]:
-        """Each example's key prefix as an unsigned integer, in file order."""
-        blob = self.prefixes
-        return [
-            int.from_bytes(blob[i : i + PREFIX_BYTES], "big")
-            for i in range(0, len(blob), PREFIX_BYTES)
-        ]
+    @property
+    def record_bytes(self) -> int:
+        """The serialized examples' total size (frames excluded)."""
+        ends = self.frame_ends()
+        return ends[-1] - len(ends) * _FRAME_BYTES if ends else 0
 
 
 def write(keyed_records: list[tuple[bytes, bytes]], spill_dir: str) -> SpillIndex:
     """Writes (order key, serialized example) pairs, sorted by key, to a new file in
     `spill_dir`; returns its index. A retried task writes another file (unique name)."""
     path = f"{spill_dir.rstrip('/')}/{uuid.uuid4().hex}.spill"
-    ends = array.array("Q")
-    prefixes, frames = [], []
-    offset = record_bytes = 0
+    prefixes, ends = array.array("Q"), array.array("Q")
+    frames = []
+    offset = 0
     for key, record in sorted(keyed_records):
         frames += (key, _LENGTH.pack(len(record)), record)
-        prefixes.append(key[:PREFIX_BYTES])
-        offset += KEY_BYTES + _LENGTH.size + len(record)
-        record_bytes += len(record)
+        prefixes.append(int.from_bytes(key[:PREFIX_BYTES], "big"))
+        offset += _FRAME_BYTES + len(record)
         ends.append(offset)
     with files.create(path) as f:
         f.write(b"".join(frames))
-    return SpillIndex(path, b"".join(prefixes), ends.tobytes(), record_bytes)
+    return SpillIndex(path, prefixes.tobytes(), ends.tobytes())
 
 
 def read(path: str, start: int, end: int) -> Iterator[tuple[bytes, bytes]]:
@@ -85,6 +91,6 @@ def read(path: str, start: int, end: int) -> Iterator[tuple[bytes, bytes]]:
     while offset < len(data):
         key = data[offset : offset + KEY_BYTES]
         (length,) = _LENGTH.unpack_from(data, offset + KEY_BYTES)
-        offset += KEY_BYTES + _LENGTH.size
+        offset += _FRAME_BYTES
         yield key, data[offset : offset + length]
         offset += length

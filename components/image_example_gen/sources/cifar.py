@@ -307,7 +307,7 @@ def _file_name(value: Any) -> str:
         return value.decode()
     if isinstance(value, str):
         return value
-    raise TypeError(f"{value!r} is not bytes")
+    raise TypeError(f"{value!r} is neither bytes nor str")
 
 
 def _to_hwc(rows: np.ndarray) -> np.ndarray:

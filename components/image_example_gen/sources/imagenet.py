@@ -47,9 +47,9 @@ def load_devkit_labels(devkit_dir: str) -> list[str]:
     return [wnid_of_id[int(i)] for i in ids]
 
 
-def _first_synonym(words: str, wnid: str) -> str:
-    """`tench` of `tench, Tinca tinca`; the wnid when there are no words."""
-    return words.split(",")[0].strip() or wnid
+def _first_synonym(words: str) -> str:
+    """`tench` of `tench, Tinca tinca`; empty when there are no words."""
+    return words.split(",")[0].strip()
 
 
 def _find_devkit_file(data_dir: str, name: str) -> str | None:
@@ -115,14 +115,13 @@ class ImageNetSource(base.ImageSource):
             ),
             None,
         )
-        devkit_dir = _find_devkit_file(data_dir, META_FILE)
         if mapping:
             for line in files.read_lines(mapping):
                 wnid, _, words = line.strip().partition(" ")
-                names[wnid] = _first_synonym(words, wnid)
-        elif devkit_dir:
+                names[wnid] = _first_synonym(words)
+        elif devkit_dir := _find_devkit_file(data_dir, META_FILE):
             for synset in _load_synsets(devkit_dir):
-                names[str(synset["WNID"])] = _first_synonym(str(synset["words"]), "")
+                names[str(synset["WNID"])] = _first_synonym(str(synset["words"]))
         return [names.get(wnid) or wnid for wnid in wnids]
 
     def list_inputs(
