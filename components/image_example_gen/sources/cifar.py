@@ -19,21 +19,22 @@ least the records its size starts (a truncated file held at least those).
 The data dir may be the batches directory, its parent, or an official `.tar.gz` (unpacked
 into the cache dir). When it does not exist, the official python archive is downloaded into
 the cache dir, checked against its published MD5 and unpacked. Both variants are
-`CifarSource` instances: they differ in names, not in code. Pickles can run arbitrary code
-when loaded: only read files from a trusted source.
+`CifarSource` instances: they differ in names, not in code. The pickles are untrusted input:
+they are loaded by `safe_pickle.loads`, which runs none of their code and refuses any pickle
+that names more than numpy arrays.
 """
 
 import dataclasses
+import itertools
 import operator
 import os
-import pickle
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 from absl import logging
 
-from components.image_example_gen import download, files
+from components.image_example_gen import download, files, safe_pickle
 from components.image_example_gen.sources import base
 
 _SIDE = 32
@@ -203,10 +204,14 @@ class CifarSource(base.ImageSource):
         keys = tuple(key for key in (self.label_names_key, self.coarse_names_key) if key)
         try:
             meta = self._load(meta_path, keys)
+            fine = self._column(meta, self.label_names_key, _text, "a class name")
+            coarse = (
+                self._column(meta, self.coarse_names_key, _text, "a class name")
+                if self.coarse_names_key
+                else []
+            )
         except base.InvalidInputError as e:
             raise ValueError(f"{meta_path}: {e.detail}") from None
-        fine = [name.decode() for name in meta[self.label_names_key]]
-        coarse = [name.decode() for name in meta.get(self.coarse_names_key, [])]
         return fine, coarse
 
     def _load_python(self, path: str) -> tuple[np.ndarray, list[int], list[int] | None, list[str]]:
@@ -215,11 +220,16 @@ class CifarSource(base.ImageSource):
         )
         batch = self._load(path, keys)
         labels = self._column(batch, self.labels_key, operator.index, "an integer")
-        data = np.asarray(batch[_DATA_KEY])
-        if data.dtype != np.uint8 or data.shape != (len(labels), _PIXELS):
+        data = batch[_DATA_KEY]
+        if not (
+            isinstance(data, np.ndarray)
+            and data.dtype == np.uint8
+            and data.shape == (len(labels), _PIXELS)
+        ):
+            found = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data)
             raise base.InvalidInputError(
                 base.UNREADABLE_FILE,
-                f"{_DATA_KEY!r} is {data.dtype} {data.shape} but must be uint8 "
+                f"{_DATA_KEY!r} is {found} but must be uint8 "
                 f"({len(labels)}, {_PIXELS}), one row per label: expected {self.layout}",
                 count=len(labels) or None,
             )
@@ -229,7 +239,7 @@ class CifarSource(base.ImageSource):
             else None
         )
         filenames = (
-            self._column(batch, _FILENAMES_KEY, _file_name, "a file name", len(labels))
+            self._column(batch, _FILENAMES_KEY, _text, "a file name", len(labels))
             if _FILENAMES_KEY in batch
             else []
         )
@@ -284,16 +294,25 @@ class CifarSource(base.ImageSource):
         return _to_hwc(records[:, label_bytes:]), labels, coarse, []
 
     def _load(self, path: str, required_keys: tuple[bytes, ...]) -> dict[bytes, Any]:
-        """Unpickles one file of the python layout and checks it has `required_keys`."""
+        """Unpickles one file of the python layout, running none of its code, and checks it
+        has `required_keys`."""
         serialized = base.read_input(path)
         try:
-            content = pickle.loads(serialized, encoding="bytes")
+            content = safe_pickle.loads(serialized)
+        except safe_pickle.UnsafePickleError as e:
+            raise base.InvalidInputError(
+                base.UNREADABLE_FILE, f"unsafe pickle, not loaded: {e}: expected {self.layout}"
+            ) from None
         except Exception as e:  # Unpickling garbage raises any of a dozen types.
             raise base.InvalidInputError(
-                base.UNREADABLE_FILE, f"not a pickle ({e!r}): expected {self.layout}"
+                base.UNREADABLE_FILE, f"not a pickle ({e!r:.200}): expected {self.layout}"
             ) from None
         if not isinstance(content, dict) or not all(key in content for key in required_keys):
-            found = sorted(content) if isinstance(content, dict) else type(content).__name__
+            found = (
+                sorted(repr(key)[:40] for key in itertools.islice(content, 20))
+                if isinstance(content, dict)
+                else type(content).__name__
+            )
             raise base.InvalidInputError(
                 base.UNREADABLE_FILE,
                 f"lacks keys {list(required_keys)} (found {found}): expected {self.layout}",
@@ -301,8 +320,8 @@ class CifarSource(base.ImageSource):
         return content
 
 
-def _file_name(value: Any) -> str:
-    """A pickled file name (bytes, as in the official files, or str) as str."""
+def _text(value: Any) -> str:
+    """A pickled file or class name (bytes, as in the official files, or str) as str."""
     if isinstance(value, bytes):
         return value.decode()
     if isinstance(value, str):
