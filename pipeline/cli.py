@@ -14,6 +14,7 @@ FLAG_FIELDS = {
     "data_dir": "data.data_dir",
     "cache_dir": "data.cache_dir",
     "max_per_class": "data.max_per_class",
+    "read_outside_data_dir": "data.read_outside_data_dir",
     "image_size": "data.image_size",
     "output_root": "output_root",
     "name": "name",
@@ -46,6 +47,13 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="read at most this many images per class and split, the first by file name "
         "(folder, imagenet): a subset",
+    )
+    group.add_argument(
+        "--read-outside-data-dir",
+        action="store_true",
+        default=None,
+        help="read inputs that lead outside --data-dir (symlinks, '..', absolute manifest "
+        "paths) instead of rejecting them",
     )
     group.add_argument("--image-size", type=int, help="side in pixels the models see")
     group.add_argument(

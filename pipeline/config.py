@@ -39,6 +39,9 @@ class DataConfig:
         XDG_CACHE_HOME is unset).
       shard_mb: about this many MiB of serialized examples per output TFRecord shard; shards
         are written in a repeatable order (`components/image_example_gen/shards.py`).
+      read_outside_data_dir: read inputs that lead outside `data_dir` (symlinks, `..`,
+        absolute manifest paths); by default they are rejected unread (docs/datasets.md,
+        "Untrusted data").
     """
 
     source: str = "cifar10"
@@ -50,6 +53,7 @@ class DataConfig:
     max_rejected_fraction: float = 0.001
     cache_dir: str | None = None
     shard_mb: float = 128.0
+    read_outside_data_dir: bool = False
 
     def __post_init__(self):
         if self.max_per_class is not None and self.max_per_class < 1:

@@ -86,6 +86,7 @@ def create_pipeline(
         max_per_class=config.data.max_per_class,
         max_rejected_fraction=config.data.max_rejected_fraction,
         shard_bytes=round(config.data.shard_mb * 2**20),
+        read_outside_data_dir=config.data.read_outside_data_dir,
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema_dir + "/schema.pbtxt")

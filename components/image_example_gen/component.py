@@ -45,6 +45,7 @@ def create_image_example_gen(
     max_per_class: int | None = None,
     max_rejected_fraction: float = rejects.DEFAULT_MAX_REJECTED_FRACTION,
     shard_bytes: int = shards.DEFAULT_SHARD_BYTES,
+    read_outside_data_dir: bool = False,
     input_base: str | tfx.dsl.experimental.RuntimeParameter | None = None,
 ) -> FileBasedExampleGen:
     """Returns an ExampleGen turning the image data set in `data_dir` into examples.
@@ -64,6 +65,8 @@ def create_image_example_gen(
       max_rejected_fraction: fail when a larger fraction of the inputs is rejected.
       shard_bytes: about this many bytes of serialized examples per output shard
         (`shards.WriteSplits`).
+      read_outside_data_dir: read inputs that lead outside the data dir (symlinks, `..`,
+        absolute manifest paths); by default they are rejected, unread.
       input_base: the directory read at run time, default `data_dir`; a RuntimeParameter lets
         each run of a compiled pipeline read another directory of the same layout.
 
@@ -72,7 +75,9 @@ def create_image_example_gen(
     """
     if shard_bytes < 1:
         raise ValueError(f"the output shard size must be positive, not {shard_bytes} bytes")
-    reader = executor.ReaderConfig(source, max_per_class, max_rejected_fraction, shard_bytes)
+    reader = executor.ReaderConfig(
+        source, max_per_class, max_rejected_fraction, shard_bytes, read_outside_data_dir
+    )
     input_splits = splits or reader.image_source().splits(data_dir)
     output_config = (
         tfx.proto.Output(split_config=hash_split_config(split_ratios or DEFAULT_SPLIT_RATIOS))

@@ -44,12 +44,15 @@ class ReaderConfig:
       max_rejected_fraction: fail the run when more than this fraction of the inputs
         (examples + rejected) is rejected.
       shard_bytes: about this many bytes of serialized examples per output shard.
+      read_outside_data_dir: read inputs that lead outside the data dir (symlinks, `..`,
+        absolute manifest paths) instead of rejecting them as OUTSIDE_DATA_DIR.
     """
 
     source: str
     max_per_class: int | None = None
     max_rejected_fraction: float = rejects.DEFAULT_MAX_REJECTED_FRACTION
     shard_bytes: int = shards.DEFAULT_SHARD_BYTES
+    read_outside_data_dir: bool = False
 
     def image_source(self) -> sources.ImageSource:
         return sources.get_source(self.source, max_per_class=self.max_per_class)
@@ -124,7 +127,8 @@ def ReadImages(  # noqa: N802 - Beam PTransform naming, as in TFX.
     every file name inside the pipeline graph (all 1.28 M of ImageNet's) and pickle and
     bz2-compress them on the way (~0.1 ms per file here). All splits share the stages: a
     pipeline pays each stage once. Rejected inputs are counted
-    (`rejected[<split>][<reason>]`) and written by `rejects.write_rejects`.
+    (`rejected[<split>][<reason>]`) and written by `rejects.write_rejects`; unless the
+    config's `read_outside_data_dir`, inputs that lead outside input_base are among them.
 
     Args:
       pipeline: Beam pipeline.
@@ -142,7 +146,8 @@ def ReadImages(  # noqa: N802 - Beam PTransform naming, as in TFX.
     Raises:
       FileNotFoundError: if no file matches a split pattern.
     """
-    source = ReaderConfig.from_exec_properties(exec_properties).image_source()
+    reader = ReaderConfig.from_exec_properties(exec_properties)
+    source = reader.image_source()
     data_dir = exec_properties[standard_component_specs.INPUT_BASE_KEY]
     class_names = source.class_names(data_dir)
     tasks: list[reading.Task] = []
@@ -157,6 +162,7 @@ def ReadImages(  # noqa: N802 - Beam PTransform naming, as in TFX.
         tasks += [(split, items) for items in reading.group_into_tasks(inputs)]
     tasks_path = base.join(exec_properties[_TASKS_DIR_KEY], "tasks.jsonl")
     reading.write_tasks(tasks, tasks_path)
+    boundary = None if reader.read_outside_data_dir else data_dir
     results = (
         pipeline
         | "TaskFile" >> beam.Create([tasks_path])
@@ -164,7 +170,7 @@ def ReadImages(  # noqa: N802 - Beam PTransform naming, as in TFX.
         # Else runners fuse the reads into the one task that reads the list.
         | "SpreadTasks" >> beam.Reshuffle()
         | "ReadFiles"
-        >> beam.ParDo(reading.ReadFiles(source, class_names, hash_split)).with_outputs(
+        >> beam.ParDo(reading.ReadFiles(source, class_names, hash_split, boundary)).with_outputs(
             reading.REPORT_TAG, main="examples"
         )
     )

@@ -8,6 +8,8 @@ The driver, which imports TensorFlow anyway, lists data sets (directories, globs
 only".
 """
 
+import os
+import posixpath
 from typing import BinaryIO
 
 from apache_beam.io.filesystem import CompressionTypes
@@ -96,3 +98,35 @@ def copy(src: str, dst: str) -> None:
     data = read_bytes(src)
     with create(dst) as f:
         f.write(data)
+
+
+class Boundary:
+    """Tells whether paths stay inside the directory `root` once symlinks and `..` are
+    resolved: the data dir's boundary, which no input may cross unless the user allows it.
+
+    Local paths are resolved as the operating system would open them (each parent directory
+    once: a task's files share a class folder); remote ones (gs://, s3://), which have no
+    symlinks, are normalised. Build it where it is used: it resolves `root` there.
+    """
+
+    def __init__(self, root: str):
+        self._parents: dict[str, str] = {}
+        self.root = self.resolve(root)
+
+    def resolve(self, path: str) -> str:
+        """The path that opening `path` reaches."""
+        if "://" in path:
+            scheme, rest = path.split("://", 1)
+            return f"{scheme}://{posixpath.normpath(rest)}"
+        parent, name = os.path.split(path)
+        if name in ("", ".", "..") or os.path.islink(path):
+            return os.path.realpath(path)
+        if parent not in self._parents:
+            self._parents[parent] = os.path.realpath(parent)
+        return os.path.join(self._parents[parent], name)
+
+    def outside(self, path: str) -> str | None:
+        """Where `path` leads when that is outside `root`, else None."""
+        resolved = self.resolve(path)
+        inside = resolved == self.root or resolved.startswith(self.root.rstrip("/") + "/")
+        return None if inside else resolved

@@ -89,17 +89,43 @@ class ReadFiles(beam.DoFn):
     (output split, keyed records) for each output split that gets some (the task's input
     split, or those of `hash_split`), and (input split, `rejects.TaskReport`) of the task to
     the REPORT_TAG output. Counts `files_read[<split>]`, `examples_read[<split>]` and
-    `rejected[<split>][<reason>]` per input split."""
+    `rejected[<split>][<reason>]` per input split.
+
+    With `data_dir`, an input any of whose files (`ImageSource.input_paths`) leads outside
+    it — a symlink, `..`, a manifest's absolute path — is not opened: it is rejected as
+    `OUTSIDE_DATA_DIR`, standing for the images it would hold. None reads every path.
+    """
 
     def __init__(
         self,
         source: sources.ImageSource,
         class_names: list[str],
         hash_split: HashSplit | None = None,
+        data_dir: str | None = None,
     ):
         self._source = source
         self._class_names = class_names
         self._hash_split = hash_split
+        self._data_dir = data_dir
+        self._boundary: files.Boundary | None = None
+
+    def setup(self) -> None:
+        if self._data_dir:
+            self._boundary = files.Boundary(self._data_dir)
+
+    def _read(self, item: base.InputFile) -> Iterable[base.Example | base.Rejected]:
+        """`item`'s records; one OUTSIDE_DATA_DIR record when it leads out of the data dir."""
+        if self._boundary:
+            for path in self._source.input_paths(item):
+                resolved = self._boundary.outside(path)
+                if resolved:
+                    detail = (
+                        f"{path} leads to {resolved}, outside the data dir "
+                        f"{self._boundary.root}: not read (data.read_outside_data_dir reads it)"
+                    )
+                    count = self._source.nominal_images(item)
+                    return [base.Rejected(item.source_id, base.OUTSIDE_DATA_DIR, detail, count)]
+        return self._source.read(item, self._class_names)
 
     # Iterator[Any]: Beam would read a union with TaggedOutput as the main output's type.
     def process(self, line: str) -> Iterator[Any]:
@@ -107,7 +133,7 @@ class ReadFiles(beam.DoFn):
         parts: dict[str, list[tuple[bytes, bytes]]] = collections.defaultdict(list)
         rejected = []
         for item in items:
-            for record in self._source.read(item, self._class_names):
+            for record in self._read(item):
                 if isinstance(record, base.Rejected):
                     _count(f"rejected[{split}][{record.reason}]")
                     rejected.append(record)

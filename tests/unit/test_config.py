@@ -65,6 +65,13 @@ def test_max_per_class_flag_sets_the_subset_size():
     assert (config.data.source, config.data.max_per_class) == ("imagenet", 3)
 
 
+def test_reading_outside_the_data_dir_is_off_unless_asked_for():
+    default = run.build_config(run.parse_args([]))
+    asked = run.build_config(run.parse_args(["--read-outside-data-dir"]))
+
+    assert (default.data.read_outside_data_dir, asked.data.read_outside_data_dir) == (False, True)
+
+
 def test_model_config_replaces_only_the_fields_it_sets():
     shared = TrainConfig(epochs=5, learning_rate=0.1)
     assert ModelConfig("m", epochs=0).train_config(shared) == TrainConfig(

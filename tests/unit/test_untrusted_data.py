@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from components.image_example_gen import rejects, safe_pickle
+from components.image_example_gen import files, rejects, safe_pickle
 from components.image_example_gen.component import create_image_example_gen, read_class_names
-from components.image_example_gen.sources import base
+from components.image_example_gen.sources import base, idx
 from components.image_example_gen.sources.cifar import CIFAR10
 from tests.fixtures.cifar import write_cifar10_python
-from tests.fixtures.reading import run_executor
+from tests.fixtures.idx import write_mnist
+from tests.fixtures.images import write_class_tree
+from tests.fixtures.reading import features, run_executor
 from tests.fixtures.untrusted import code_payloads, hostile_batch, write_marker_module
 
 EMBEDDED_SAMPLE = Path(__file__).resolve().parents[2] / "data" / "cifar10-sample"
@@ -141,3 +143,141 @@ def test_numeric_arrays_load_in_every_protocol_and_order(
 def test_numpy_values_beyond_plain_arrays_are_refused(value: object) -> None:
     with pytest.raises(safe_pickle.UnsafePickleError):
         safe_pickle.loads(pickle.dumps({b"data": value}, protocol=2))
+
+
+# Paths that lead out of the data dir -------------------------------------------------------
+
+
+@pytest.fixture
+def tree_with_ways_out(tmp_path: Path) -> Path:
+    """Class folders of 3 images each, and 5 ways to reach images outside the data dir: a
+    symlinked file, a symlinked class folder (2 images), and a manifest-like `..` alias
+    through a symlinked folder; plus a symlink that stays inside (read as usual)."""
+    outside = write_class_tree(tmp_path / "private", ["cat", "dog"], per_class=2)
+    data_dir = write_class_tree(tmp_path / "data", ["cat", "dog", "emu"], per_class=3)
+    (data_dir / "cat" / "secret.jpg").symlink_to(outside / "cat" / "000.jpg")
+    (data_dir / "cat" / "alias.jpg").symlink_to(data_dir / "dog" / "000.jpg")
+    (data_dir / "emu" / "up").symlink_to(outside)
+    (data_dir / "fox").symlink_to(outside / "dog", target_is_directory=True)
+    return data_dir
+
+
+def _read_tree(data_dir: Path, examples_dir: Path, **options) -> tuple[dict, list[dict]]:
+    component = create_image_example_gen(
+        str(data_dir), "folder", split_ratios={"train": 1, "eval": 1}, **options
+    )
+    splits, _ = run_executor(component.exec_properties, examples_dir)
+    source_ids = sorted(
+        features(e)["source_id"].decode() for examples in splits.values() for e in examples
+    )
+    return source_ids, _rejected_records(examples_dir)
+
+
+def test_inputs_that_lead_outside_the_data_dir_are_rejected_unread(
+    tree_with_ways_out: Path, tmp_path: Path
+) -> None:
+    source_ids, records = _read_tree(
+        tree_with_ways_out, tmp_path / "examples", max_rejected_fraction=1.0
+    )
+
+    assert "cat/alias.jpg" in source_ids  # a symlink within the data dir
+    assert len(source_ids) == 3 * 3 + 1
+    outside = {r["source_id"]: r for r in records if r["reason"] == base.OUTSIDE_DATA_DIR}
+    assert sorted(outside) == ["cat/secret.jpg", "emu/up", "fox/000.jpg", "fox/001.jpg"]
+    private = tmp_path / "private"
+    assert (
+        f"leads to {private / 'cat' / '000.jpg'}, outside the data dir "
+        in (outside["cat/secret.jpg"]["detail"])
+    )
+    assert outside["fox/000.jpg"]["detail"].endswith("(data.read_outside_data_dir reads it)")
+
+
+def test_the_user_may_allow_inputs_outside_the_data_dir(
+    tree_with_ways_out: Path, tmp_path: Path
+) -> None:
+    source_ids, records = _read_tree(
+        tree_with_ways_out,
+        tmp_path / "examples",
+        max_rejected_fraction=1.0,
+        read_outside_data_dir=True,
+    )
+
+    assert {"cat/secret.jpg", "fox/000.jpg", "fox/001.jpg"} <= set(source_ids)
+    assert [(r["source_id"], r["reason"]) for r in records] == [
+        ("emu/up", base.NOT_AN_IMAGE)  # a folder inside a class folder, as before
+    ]
+
+
+def test_manifest_paths_outside_the_data_dir_are_rejected(tmp_path: Path) -> None:
+    images = write_class_tree(tmp_path / "data" / "images", ["cat"], per_class=2)
+    elsewhere = write_class_tree(tmp_path / "elsewhere", ["cat"], per_class=1)
+    rows = [
+        "images/cat/000.jpg,cat",
+        f"{images / 'cat' / '001.jpg'},cat",  # absolute, inside
+        "../elsewhere/cat/000.jpg,cat",
+        f"{elsewhere / 'cat' / '000.jpg'},dog",  # absolute, outside
+    ]
+    (tmp_path / "data" / "manifest.csv").write_text("\n".join(rows) + "\n")
+
+    source_ids, records = _read_tree(
+        tmp_path / "data", tmp_path / "examples", max_rejected_fraction=1.0
+    )
+
+    assert source_ids == sorted(["images/cat/000.jpg", str(images / "cat" / "001.jpg")])
+    assert sorted((r["source_id"], r["reason"]) for r in records) == sorted(
+        [
+            ("../elsewhere/cat/000.jpg", base.OUTSIDE_DATA_DIR),
+            (str(elsewhere / "cat" / "000.jpg"), base.OUTSIDE_DATA_DIR),
+        ]
+    )
+
+
+def test_batch_files_and_their_metadata_outside_the_data_dir_count_their_images(
+    tmp_path: Path,
+) -> None:
+    cifar = write_cifar10_python(tmp_path / "cifar", 20)
+    elsewhere = write_cifar10_python(tmp_path / "elsewhere", 20)
+    (cifar / "data_batch_2").unlink()
+    (cifar / "data_batch_2").symlink_to(elsewhere / "data_batch_2")
+    mnist = write_mnist(tmp_path / "mnist", num_train=20, num_test=10)
+    moved = tmp_path / "labels.gz"
+    (mnist / f"t10k{idx.LABELS_SUFFIX}").rename(moved)
+    (mnist / f"t10k{idx.LABELS_SUFFIX}").symlink_to(moved)
+
+    for data_dir, source, source_id, count in [
+        (cifar, "cifar10", "data_batch_2", 10_000),
+        (mnist, "mnist", f"t10k{idx.IMAGES_SUFFIX}", 10_000),
+    ]:
+        component = create_image_example_gen(str(data_dir), source, max_rejected_fraction=1.0)
+        run_executor(component.exec_properties, tmp_path / f"examples-{source}")
+
+        [record] = _rejected_records(tmp_path / f"examples-{source}")
+        assert (record["source_id"], record["reason"], record["count"]) == (
+            source_id,
+            base.OUTSIDE_DATA_DIR,
+            count,
+        )
+
+
+@pytest.mark.parametrize(
+    ("root", "path", "outside"),
+    [
+        ("gs://bucket/data", "gs://bucket/data/cat/1.jpg", False),
+        ("gs://bucket/data/", "gs://bucket/data/a/../cat/1.jpg", False),
+        ("gs://bucket/data", "gs://bucket/data/../private/1.jpg", True),
+        ("gs://bucket/data", "gs://bucket/data2/1.jpg", True),
+        ("gs://bucket/data", "s3://bucket/data/1.jpg", True),
+    ],
+)
+def test_remote_paths_are_judged_by_their_normal_form(root: str, path: str, outside: bool) -> None:
+    assert bool(files.Boundary(root).outside(path)) is outside
+
+
+def test_a_local_sibling_with_the_same_prefix_is_outside(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data2").mkdir()
+
+    boundary = files.Boundary(str(tmp_path / "data"))
+
+    assert boundary.outside(str(tmp_path / "data2" / "x.jpg")) == str(tmp_path / "data2" / "x.jpg")
+    assert boundary.outside(str(tmp_path / "data" / "x.jpg")) is None

@@ -36,6 +36,7 @@ CORRUPT_IMAGE = "corrupt_image"
 UNREADABLE_FILE = "unreadable_file"
 LABEL_OUT_OF_RANGE = "label_out_of_range"
 UNKNOWN_CLASS = "unknown_class"
+OUTSIDE_DATA_DIR = "outside_data_dir"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,7 +140,17 @@ class ImageSource(abc.ABC):
     def read(self, item: InputFile, class_names: Sequence[str]) -> Iterator[Example | Rejected]:
         """Yields an example (see `make_example`) per image of `item`, or a `Rejected`
         record for each image or file that cannot become one. Runs on Beam workers: must
-        only read `item` (and small metadata beside it)."""
+        only read `input_paths(item)`."""
+
+    def input_paths(self, item: InputFile) -> list[str]:
+        """The files `read` opens for `item`: its own, and any metadata beside it."""
+        return [item.path]
+
+    def nominal_images(self, item: InputFile) -> int:
+        """The images `item` stands for when it cannot be read at all: 1 for an image file,
+        the official count for a batch file (so that a lost file weighs as what it held)."""
+        del item
+        return 1
 
 
 def read_input(path: str) -> bytes:

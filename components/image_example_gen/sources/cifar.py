@@ -160,6 +160,15 @@ class CifarSource(base.ImageSource):
                     extra = {COARSE_LABEL_KEY: coarse, COARSE_LABEL_NAME_KEY: coarse_names[coarse]}
             yield rejected or base.image_example(image, label, class_names[label], source_id, extra)
 
+    def input_paths(self, item: base.InputFile) -> list[str]:
+        data_dir = os.path.dirname(item.path)
+        layout = self._layout_of(data_dir)
+        metas = (layout.meta_file, layout.coarse_meta_file)
+        return [item.path] + [base.join(data_dir, meta) for meta in metas if meta]
+
+    def nominal_images(self, item: base.InputFile) -> int:
+        return self._official_images(item.path)
+
     def _official_images(self, path: str) -> int:
         """Images the official batch file named like `path` holds."""
         layout = self.binary if path.endswith(_BINARY_SUFFIX) else self.python

@@ -4,6 +4,8 @@ Layouts of the data dir, tried in this order:
 
 - `manifest.csv` with rows `path,label` (optional header `path,label`; paths relative to the
   data dir, or absolute; each path once: a repeated one fails the run naming both lines).
+  A path that leads outside the data dir is rejected unread (`OUTSIDE_DATA_DIR`) unless the
+  reader is told to read outside it (`data.read_outside_data_dir`).
   The classes are the lines of `classes.txt` beside it when present (then other labels are
   rejected as unknown), else the sorted distinct labels.
 - `train/<class>/*` plus `val/<class>/*` and/or `test/<class>/*`: the data set's own splits.

@@ -50,6 +50,11 @@ def _read_idx(path: str, dims: int) -> np.ndarray:
     return parse_idx(data, dims)
 
 
+def _labels_path(images_path: str) -> str:
+    """The labels file beside the images file `images_path`."""
+    return images_path[: -len(IMAGES_SUFFIX)] + LABELS_SUFFIX
+
+
 # Images in the official files of each prefix: MNIST, Fashion-MNIST and KMNIST alike.
 _OFFICIAL_IMAGES = {"train": 60_000, "t10k": 10_000}
 
@@ -75,10 +80,16 @@ class IdxSource(base.ImageSource):
         self.resolve_data_dir(data_dir)
         return list(self.names)
 
+    def input_paths(self, item: base.InputFile) -> list[str]:
+        return [item.path, _labels_path(item.path)]
+
+    def nominal_images(self, item: base.InputFile) -> int:
+        return _official_images(item.path)
+
     def read(
         self, item: base.InputFile, class_names: Sequence[str]
     ) -> Iterator[base.Example | base.Rejected]:
-        labels_path = item.path[: -len(IMAGES_SUFFIX)] + LABELS_SUFFIX
+        labels_path = _labels_path(item.path)
         images = None
         try:
             images = _read_idx(item.path, 3)
