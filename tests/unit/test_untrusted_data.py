@@ -1,20 +1,26 @@
 """Everything under the data dir is untrusted: reading it never runs code, never leaves the
 data dir, and never crashes (see docs/datasets.md, "Untrusted data")."""
 
+import gzip
 import json
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from components.image_example_gen import files, rejects, safe_pickle
 from components.image_example_gen.component import create_image_example_gen, read_class_names
-from components.image_example_gen.sources import base, idx
+from components.image_example_gen.sources import base, folder, idx, imagenet
 from components.image_example_gen.sources.cifar import CIFAR10
-from tests.fixtures.cifar import write_cifar10_python
+from components.image_example_gen.sources.folder import FOLDER, parse_manifest
+from components.image_example_gen.sources.imagenet import IMAGENET
+from tests.fixtures.cifar import write_cifar10_binary, write_cifar10_python
 from tests.fixtures.idx import write_mnist
-from tests.fixtures.images import write_class_tree
+from tests.fixtures.images import write_class_tree, write_imagenet
 from tests.fixtures.reading import features, run_executor
 from tests.fixtures.untrusted import code_payloads, hostile_batch, write_marker_module
 
@@ -281,3 +287,131 @@ def test_a_local_sibling_with_the_same_prefix_is_outside(tmp_path: Path) -> None
 
     assert boundary.outside(str(tmp_path / "data2" / "x.jpg")) == str(tmp_path / "data2" / "x.jpg")
     assert boundary.outside(str(tmp_path / "data" / "x.jpg")) is None
+
+
+# Random bytes into every parser ------------------------------------------------------------
+# Each parser gets random bytes and valid files with random bytes changed or cut off; it must
+# answer with rejected records or a one-line error (ValueError / FileNotFoundError), never
+# another exception, and within the deadline.
+
+FUZZ = settings(
+    max_examples=60,
+    deadline=5_000,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+ONE_LINE_ERRORS = (ValueError, FileNotFoundError)
+
+
+@st.composite
+def damaged(draw: st.DrawFn, valid: bytes) -> bytes:
+    """`valid` with some bytes replaced and perhaps the tail cut off, or random bytes."""
+    if draw(st.booleans()):
+        return draw(st.binary(max_size=4096))
+    data = bytearray(valid)
+    for _ in range(draw(st.integers(1, 8))):
+        data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+    return bytes(data[: draw(st.integers(0, len(data)))])
+
+
+def _records(source: base.ImageSource, data_dir: Path, name: str) -> list:
+    """Every record `source` reads from the file `name` of `data_dir` (a one-line error from
+    its class names counts as an answer too)."""
+    try:
+        class_names = source.class_names(str(data_dir))
+    except ONE_LINE_ERRORS as e:
+        assert "\n" not in str(e)
+        return []
+    records = list(source.read(base.InputFile(str(data_dir / name), name), class_names))
+    for record in records:
+        if isinstance(record, base.Rejected):
+            assert record.count >= 1
+    return records
+
+
+@pytest.fixture(scope="module")
+def cifar_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("valid")
+    return {
+        "python": write_cifar10_python(root / "python", 4, num_train_batches=1),
+        "binary": write_cifar10_binary(root / "binary", 4),
+    }
+
+
+@FUZZ
+@given(data=st.data())
+@pytest.mark.parametrize(
+    ("layout", "name"),
+    [
+        ("python", "data_batch_1"),
+        ("python", "batches.meta"),
+        ("binary", "data_batch_1.bin"),
+        ("binary", "batches.meta.txt"),
+    ],
+)
+def test_cifar_files_of_random_bytes_are_rejected_or_refused(
+    cifar_files: dict[str, Path], tmp_path: Path, layout: str, name: str, data: st.DataObject
+) -> None:
+    data_dir = tmp_path / layout
+    if not data_dir.exists():
+        shutil.copytree(cifar_files[layout], data_dir)
+    (data_dir / name).write_bytes(data.draw(damaged((cifar_files[layout] / name).read_bytes())))
+    batch = "data_batch_1.bin" if layout == "binary" else "data_batch_1"
+
+    _records(CIFAR10, data_dir, batch)
+
+
+@FUZZ
+@given(data=st.data())
+@pytest.mark.parametrize("kind", [idx.IMAGES_SUFFIX, idx.LABELS_SUFFIX])
+def test_idx_files_of_random_bytes_are_rejected(
+    tmp_path: Path, kind: str, data: st.DataObject
+) -> None:
+    data_dir = tmp_path / "mnist"
+    if not data_dir.exists():
+        write_mnist(data_dir, num_train=3, num_test=3)
+    path = data_dir / f"train{kind}"
+    valid = path.read_bytes()
+    raw = data.draw(damaged(gzip.decompress(valid)))
+    path.write_bytes(gzip.compress(raw) if data.draw(st.booleans()) else raw)
+
+    try:
+        _records(idx.MNIST, data_dir, f"train{idx.IMAGES_SUFFIX}")
+    finally:
+        path.write_bytes(valid)
+
+
+@FUZZ
+@given(text=st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=300))
+def test_random_manifests_are_read_or_refused_in_one_line(tmp_path: Path, text: str) -> None:
+    (tmp_path / "manifest.csv").write_text(text, encoding="utf-8")
+
+    try:
+        rows = parse_manifest(text)
+        class_names = FOLDER.class_names(str(tmp_path))
+        inputs = FOLDER.list_inputs(str(tmp_path), folder.MANIFEST_FILE, class_names)
+    except ONE_LINE_ERRORS as e:
+        assert "\n" not in str(e)
+        return
+    assert len(inputs) == len(rows)
+
+
+@FUZZ
+@given(data=st.data())
+@pytest.mark.parametrize("name", [imagenet.GROUND_TRUTH_FILE, imagenet.META_FILE])
+def test_imagenet_devkit_files_of_random_bytes_are_read_or_refused_in_one_line(
+    tmp_path: Path, name: str, data: st.DataObject
+) -> None:
+    data_dir = tmp_path / "imagenet"
+    if not data_dir.exists():
+        write_imagenet(data_dir)
+    devkit = data_dir / imagenet.DEVKIT_DATA_DIR
+    valid = (devkit / name).read_bytes()
+    (devkit / name).write_bytes(data.draw(damaged(valid)))
+
+    try:
+        class_names = IMAGENET.class_names(str(data_dir))
+        IMAGENET.list_inputs(str(data_dir), "val/*", class_names)
+    except ONE_LINE_ERRORS as e:
+        assert "\n" not in str(e)
+    finally:
+        (devkit / name).write_bytes(valid)

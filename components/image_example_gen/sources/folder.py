@@ -36,12 +36,21 @@ def parse_manifest(text: str, origin: str = MANIFEST_FILE) -> list[tuple[str, st
     """Returns the (path, label) rows of a manifest's CSV `text`; blank lines are skipped.
 
     Raises:
-      ValueError: naming `origin` and the line of the first row that is not `path,label`,
-        or that lists a path again (an image twice, perhaps with two labels).
+      ValueError: naming `origin` and the line of the first row that is not `path,label`
+        (or not CSV at all), or that lists a path again (an image twice, perhaps with two
+        labels).
     """
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        return _manifest_rows(reader, origin)
+    except csv.Error as e:
+        raise ValueError(f"{origin}:{reader.line_num}: not CSV ({e})") from None
+
+
+def _manifest_rows(reader: Iterator[list[str]], origin: str) -> list[tuple[str, str]]:
     rows = []
     first_line: dict[str, int] = {}
-    for line, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
+    for line, row in enumerate(reader, start=1):
         if not row or (line == 1 and row == _MANIFEST_HEADER):
             continue
         if len(row) != 2 or not row[0] or not row[1]:

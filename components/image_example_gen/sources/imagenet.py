@@ -20,6 +20,9 @@ import io
 import os
 import re
 from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+import numpy as np
 
 from components.image_example_gen import files
 from components.image_example_gen.sources import base, image_files
@@ -32,19 +35,62 @@ _WNID = re.compile(r"^n\d{8}$")
 _VAL_NUMBER = re.compile(r"_(\d+)\.[A-Za-z]+$")
 
 
-def _load_synsets(devkit_dir: str):
-    """The `synsets` records of the devkit's meta.mat (ILSVRC2012_ID, WNID, words, ...)."""
+class Synset(NamedTuple):
+    """One record of the devkit's meta.mat `synsets`."""
+
+    ilsvrc2012_id: int
+    wnid: str
+    words: str
+
+
+def _load_synsets(devkit_dir: str) -> list[Synset]:
+    """The `synsets` records of the devkit's meta.mat.
+
+    Raises:
+      ValueError: one line, when the file is not such a MAT file (damaged, or another one).
+    """
     import scipy.io
 
-    meta = io.BytesIO(files.read_bytes(base.join(devkit_dir, META_FILE)))
-    return scipy.io.loadmat(meta, squeeze_me=True)["synsets"]
+    path = base.join(devkit_dir, META_FILE)
+    try:
+        meta = scipy.io.loadmat(io.BytesIO(files.read_bytes(path)), squeeze_me=True)
+        return [
+            Synset(int(s["ILSVRC2012_ID"]), str(s["WNID"]), str(s["words"]))
+            for s in np.atleast_1d(meta["synsets"])
+        ]
+    except Exception as e:  # scipy raises a dozen types for a damaged file
+        raise ValueError(
+            f"{path} holds no readable synsets ({type(e).__name__}: {_one_line(e)}): expected "
+            "the ILSVRC2012 devkit's meta.mat"
+        ) from None
 
 
 def load_devkit_labels(devkit_dir: str) -> list[str]:
-    """The wnid of every validation image, in image-number order (index 0 = image 1)."""
-    wnid_of_id = {int(s["ILSVRC2012_ID"]): str(s["WNID"]) for s in _load_synsets(devkit_dir)}
-    ids = files.read_text(base.join(devkit_dir, GROUND_TRUTH_FILE)).split()
-    return [wnid_of_id[int(i)] for i in ids]
+    """The wnid of every validation image, in image-number order (index 0 = image 1).
+
+    Raises:
+      ValueError: one line, naming the first value of the ground truth that is not an
+        ILSVRC2012_ID of meta.mat.
+    """
+    wnid_of_id = {synset.ilsvrc2012_id: synset.wnid for synset in _load_synsets(devkit_dir)}
+    path = base.join(devkit_dir, GROUND_TRUTH_FILE)
+    try:
+        ids = files.read_text(path).split()
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is not text ({e}): expected one ILSVRC2012_ID per line") from None
+    wnids = []
+    for number, value in enumerate(ids, start=1):
+        wnid = wnid_of_id.get(int(value)) if value.isdecimal() and len(value) < 10 else None
+        if wnid is None:
+            raise ValueError(
+                f"{path}: value {number} ({value[:20]!r}) is not an ILSVRC2012_ID of {META_FILE}"
+            )
+        wnids.append(wnid)
+    return wnids
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())[:200]
 
 
 def _first_synonym(words: str) -> str:
@@ -121,7 +167,7 @@ class ImageNetSource(base.ImageSource):
                 names[wnid] = _first_synonym(words)
         elif devkit_dir := _find_devkit_file(data_dir, META_FILE):
             for synset in _load_synsets(devkit_dir):
-                names[str(synset["WNID"])] = _first_synonym(str(synset["words"]))
+                names[synset.wnid] = _first_synonym(synset.words)
         return [names.get(wnid) or wnid for wnid in wnids]
 
     def list_inputs(
