@@ -11,16 +11,17 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from components.image_example_gen import files, rejects, safe_pickle
 from components.image_example_gen.component import create_image_example_gen, read_class_names
-from components.image_example_gen.sources import base, folder, idx, imagenet
+from components.image_example_gen.sources import base, folder, idx, image_files, imagenet
 from components.image_example_gen.sources.cifar import CIFAR10
 from components.image_example_gen.sources.folder import FOLDER, parse_manifest
 from components.image_example_gen.sources.imagenet import IMAGENET
 from tests.fixtures.cifar import write_cifar10_binary, write_cifar10_python
 from tests.fixtures.idx import write_mnist
-from tests.fixtures.images import write_class_tree, write_imagenet
+from tests.fixtures.images import image_bytes, write_class_tree, write_imagenet
 from tests.fixtures.reading import features, run_executor
 from tests.fixtures.untrusted import code_payloads, hostile_batch, write_marker_module
 
@@ -415,3 +416,19 @@ def test_imagenet_devkit_files_of_random_bytes_are_read_or_refused_in_one_line(
         assert "\n" not in str(e)
     finally:
         (devkit / name).write_bytes(valid)
+
+
+# Decompression bombs -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("limit", [3_000, 1_000])  # PIL warns above the limit, fails above 2x
+def test_images_above_the_decompression_bomb_limit_are_rejected(
+    limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limit)
+    data = image_bytes("PNG", size=(64, 64))  # 4,096 pixels
+
+    with pytest.raises(base.InvalidInputError) as error:
+        image_files.encode_image(data, frozenset({"PNG"}), "PNG")
+
+    assert error.value.reason == base.IMAGE_TOO_LARGE

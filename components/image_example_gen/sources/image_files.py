@@ -38,20 +38,25 @@ def encode_image(data: bytes, keep_formats: frozenset[str], target_format: str) 
     re-encoded as `target_format` (JPEG at quality 95, or lossless PNG).
 
     Raises:
-      base.InvalidInputError: EMPTY_FILE, NOT_AN_IMAGE (unknown format) or CORRUPT_IMAGE
-        (truncated or damaged data).
+      base.InvalidInputError: EMPTY_FILE, NOT_AN_IMAGE (unknown format), CORRUPT_IMAGE
+        (truncated or damaged data) or IMAGE_TOO_LARGE (more pixels than PIL's
+        decompression-bomb limit, `Image.MAX_IMAGE_PIXELS`: a small file could otherwise
+        decode to gigabytes).
     """
     if not data:
         raise base.InvalidInputError(base.EMPTY_FILE, "the file has zero bytes")
     try:
         with Image.open(io.BytesIO(data)) as image:
+            _check_pixels(image.width, image.height)
             image.load()
             if image.format in keep_formats and image.mode in _KEPT_MODES:
                 return EncodedImage(data, image.height, image.width, _KEPT_MODES[image.mode])
             converted = _to_8_bit(image)
     except UnidentifiedImageError as e:
         raise base.InvalidInputError(base.NOT_AN_IMAGE, str(e)) from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError as e:  # PIL's own check, at twice the limit
+        raise base.InvalidInputError(base.IMAGE_TOO_LARGE, str(e)) from None
+    except (OSError, SyntaxError, ValueError) as e:
         raise base.InvalidInputError(base.CORRUPT_IMAGE, str(e)) from None
     out = io.BytesIO()
     converted.save(
@@ -60,6 +65,18 @@ def encode_image(data: bytes, keep_formats: frozenset[str], target_format: str) 
     return EncodedImage(
         out.getvalue(), converted.height, converted.width, _KEPT_MODES[converted.mode]
     )
+
+
+def _check_pixels(width: int, height: int) -> None:
+    """Refuses images above PIL's decompression-bomb limit, which PIL itself only warns of
+    up to twice the limit."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and width * height > limit:
+        raise base.InvalidInputError(
+            base.IMAGE_TOO_LARGE,
+            f"{width}x{height} is {width * height:,} pixels, more than the limit of {limit:,} "
+            "(PIL's Image.MAX_IMAGE_PIXELS)",
+        )
 
 
 def _to_8_bit(image: Image.Image) -> Image.Image:
