@@ -2,8 +2,8 @@
 
 Metrics per model and slice: example count, top-1 and top-k accuracy, loss (cross-entropy of
 the predicted probabilities), expected calibration error, per-class precision and recall
-(`pipeline.class_metrics`), and the multi-class confusion matrix (a TFMA plot). None needs
-the number of classes when the pipeline is built.
+(`components.evaluator.class_metrics`), and the multi-class confusion matrix (a TFMA
+plot). None needs the number of classes when the pipeline is built.
 
 The Evaluator blesses the candidate when its top-1 accuracy on the overall slice clears the
 absolute floor and beats the baseline by at least `min_gain` (other slices are reported, not
@@ -11,37 +11,27 @@ gated: a plain `threshold` would gate every slice). TFMA skips thresholds on the
 model, so the winner selection (`components/winner`) checks the CNN's floor from the same
 metrics.
 
-Slices. TFMA reads the raw examples (what serving sees), so raw features such as
-`label_name` slice directly. Image-property buckets (brightness, contrast) are computed by
-the Transform graph, which TFMA does not run by itself: the Evaluator loads this module
-(`module_path`) and `custom_extractors` adds one step after feature parsing that runs the
-candidate model's own Transform layer on the raw image and adds the bucket features it
-outputs. Both models share one Transform graph, so the buckets are the same for both.
+Slices: raw features slice directly; the image-property buckets come from the Transform
+graph, run by the Evaluator's UDF module `components.evaluator.extractors`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
 
-import apache_beam as beam
-import numpy as np
 import tensorflow_model_analysis as tfma
 
+from components.evaluator import calibration, class_metrics
+from components.evaluator.keys import (
+    BASELINE,
+    CANDIDATE,
+    LABEL_KEY,
+    LOSS,
+    PREDICTION_KEY,
+    TOP_K_ACCURACY,
+)
 from pipeline.config import EvaluationConfig, GateConfig
 from pipeline.schemas import num_classes_from_schema
-
-CANDIDATE = "candidate"
-BASELINE = "baseline"
-ACCURACY = "sparse_categorical_accuracy"
-TOP_K_ACCURACY = "top_k_accuracy"
-LOSS = "loss"
-LABEL_KEY = "label"
-IMAGE_KEY = "image"
-PREDICTION_KEY = "probabilities"
-# The Evaluator imports this module to find `custom_extractors`.
-EVALUATOR_MODULE = __name__
-FEATURES_EXTRACTOR_STAGE = "ExtractFeatures"
 
 
 def check_top_k(evaluation: EvaluationConfig, schema_dir: str) -> None:
@@ -61,7 +51,8 @@ def build_eval_config(gate: GateConfig, evaluation: EvaluationConfig) -> tfma.Ev
 
     Nothing in it depends on the number of classes, so the pipeline is built without reading
     any data: per-class metrics find the classes when the Evaluator runs
-    (`pipeline.class_metrics`); check `top_k` against the curated schema with `check_top_k`.
+    (`components.evaluator.class_metrics`); check `top_k` against the curated schema with
+    `check_top_k`.
 
     Raises ValueError when `evaluation` asks for what no classifier can give.
     """
@@ -108,11 +99,11 @@ def build_eval_config(gate: GateConfig, evaluation: EvaluationConfig) -> tfma.Ev
         ),
         tfma.MetricConfig(
             class_name="ExpectedCalibrationError",
-            module="pipeline.calibration",
+            module=calibration.__name__,
             config=json.dumps({"num_bins": evaluation.calibration_bins}),
         ),
         tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
-        tfma.MetricConfig(class_name="PerClassPrecisionRecall", module="pipeline.class_metrics"),
+        tfma.MetricConfig(class_name="PerClassPrecisionRecall", module=class_metrics.__name__),
     ]
     metrics_specs = [tfma.MetricsSpec(metrics=model_metrics)]
     slicing_specs = [tfma.SlicingSpec()] + [
@@ -121,68 +112,3 @@ def build_eval_config(gate: GateConfig, evaluation: EvaluationConfig) -> tfma.Ev
     return tfma.EvalConfig(
         model_specs=model_specs, metrics_specs=metrics_specs, slicing_specs=slicing_specs
     )
-
-
-def custom_extractors(
-    eval_shared_model: tfma.types.MaybeMultipleEvalSharedModels,
-    eval_config: tfma.EvalConfig,
-    tensor_adapter_config=None,
-) -> list[tfma.extractors.Extractor]:
-    """Evaluator UDF: TFMA's default extractors plus the Transform-computed slice features."""
-    extractors = tfma.default_extractors(
-        eval_shared_model=eval_shared_model,
-        eval_config=eval_config,
-        tensor_adapter_config=tensor_adapter_config,
-    )
-    models = eval_shared_model if isinstance(eval_shared_model, list) else [eval_shared_model]
-    slice_features = sorted(
-        {key for spec in eval_config.slicing_specs for key in spec.feature_keys}
-    )
-    [position] = [i for i, e in enumerate(extractors) if e.stage_name == FEATURES_EXTRACTOR_STAGE]
-    transformed = tfma.extractors.Extractor(
-        stage_name="ExtractTransformSliceFeatures",
-        ptransform=beam.ParDo(_TransformSliceFeatures(models[0].model_path, slice_features)),
-    )
-    return extractors[: position + 1] + [transformed] + extractors[position + 1 :]
-
-
-class _TransformSliceFeatures(beam.DoFn):
-    """Adds the slice features the model's Transform layer computes from the raw image.
-
-    The exported models keep the Transform graph as the function `transform_features` (see
-    models/trainer.py); fed the raw `image` only, it returns every transformed feature that
-    does not need the label.
-    Features the examples already carry are left as they are.
-    """
-
-    def __init__(self, model_path: str, slice_features: Sequence[str]):
-        self._model_path = model_path
-        self._slice_features = list(slice_features)
-        self._model = None
-        self._transform = None
-
-    def setup(self) -> None:
-        import tensorflow as tf
-
-        self._model = tf.saved_model.load(self._model_path)  # owns the graph's resources
-        if hasattr(self._model, "transform_features"):
-            self._transform = self._model.transform_features
-        else:  # exported before 2026-12-02 (a cached Trainer): the revived Keras layer
-            layer = self._model.tft_layer
-            self._transform = lambda images: layer({IMAGE_KEY: images})
-
-    def process(self, extracts: dict) -> Iterator[dict]:
-        import tensorflow as tf
-
-        features = extracts[tfma.FEATURES_KEY]
-        wanted = [f for f in self._slice_features if f not in features]
-        if not wanted:
-            yield extracts
-            return
-        images = [np.asarray(value).reshape(-1)[0] for value in features[IMAGE_KEY]]
-        outputs = self._transform(tf.reshape(tf.constant(images, tf.string), [-1, 1]))
-        features = dict(features)
-        for name in wanted:
-            if name in outputs:
-                features[name] = outputs[name].numpy().reshape(len(images), -1)
-        yield {**extracts, tfma.FEATURES_KEY: features}

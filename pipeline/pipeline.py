@@ -14,6 +14,7 @@ import os
 from tfx import v1 as tfx
 from tfx.v1.dsl.experimental import RuntimeParameter
 
+from components.evaluator.extractors import EVALUATOR_MODULE
 from components.image_example_gen.component import create_image_example_gen
 from components.image_example_gen.validation import StrictExampleValidator
 from components.report.component import RunReport
@@ -23,7 +24,7 @@ from models.trainer import BASELINE_TEACHER, trainer_custom_config
 from pipeline.beam import beam_pipeline_args
 from pipeline.cloud_training import vertex_training_config
 from pipeline.config import ModelConfig, PipelineConfig
-from pipeline.evaluation import EVALUATOR_MODULE, build_eval_config
+from pipeline.evaluation import build_eval_config
 
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
 RUN_FN = "models.trainer.run_fn"

@@ -7,10 +7,10 @@ import json
 import os
 from dataclasses import dataclass
 
+from components.evaluator.keys import BASELINE, CANDIDATE
 from components.winner.component import read_decision
 from components.winner.decision import Decision
 from pipeline.config import PipelineConfig
-from pipeline.evaluation import BASELINE, CANDIDATE
 from pipeline.outputs import (
     latest_execution,
     latest_inputs,

@@ -17,10 +17,10 @@ from tfx import v1 as tfx
 from tfx.types import artifact, standard_artifacts
 from tfx.utils import path_utils
 
+from components.evaluator.keys import BASELINE, CANDIDATE
 from components.report.render import ModelRun, write_report
 from components.winner.component import EVAL_SPLIT, read_decision
 from models.trainer import HISTORY_FILE
-from pipeline.evaluation import BASELINE, CANDIDATE
 
 
 class RunReportArtifact(artifact.Artifact):

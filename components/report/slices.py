@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import tensorflow_model_analysis as tfma
 
-from pipeline.evaluation import ACCURACY, BASELINE, CANDIDATE
+from components.evaluator.keys import ACCURACY, BASELINE, CANDIDATE
 
 OVERALL = "Overall"
 EXAMPLE_COUNT = "example_count"

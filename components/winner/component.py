@@ -25,9 +25,9 @@ from tfx import v1 as tfx
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils, path_utils
 
+from components.evaluator.keys import ACCURACY, BASELINE, CANDIDATE
 from components.winner.decision import Decision, ModelScore, decide
 from components.winner.serving import accuracy_on_examples, production_model_dir, push_version
-from pipeline.evaluation import ACCURACY, BASELINE, CANDIDATE
 
 DECISION_FILE = "decision.json"
 PUSHED_DECISION_PATH = os.path.join("assets.extra", "gating_decision.json")

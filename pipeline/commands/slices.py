@@ -59,8 +59,8 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     try:
         config = config_from_args(args)
+        from components.evaluator.keys import ACCURACY, BASELINE, CANDIDATE
         from components.report.slices import slice_rows
-        from pipeline.evaluation import ACCURACY, BASELINE, CANDIDATE
         from pipeline.report import find_run_outputs
 
         metric = args.metric or ACCURACY

@@ -5,10 +5,11 @@ import pytest
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types
 
-from pipeline.calibration import ExpectedCalibrationError, expected_calibration_error
-from pipeline.class_metrics import PerClassPrecisionRecall
+from components.evaluator.calibration import ExpectedCalibrationError, expected_calibration_error
+from components.evaluator.class_metrics import PerClassPrecisionRecall
+from components.evaluator.keys import BASELINE, CANDIDATE
 from pipeline.config import PRESETS, EvaluationConfig, GateConfig
-from pipeline.evaluation import BASELINE, CANDIDATE, build_eval_config, check_top_k
+from pipeline.evaluation import build_eval_config, check_top_k
 from pipeline.schemas import num_classes_from_schema
 
 

@@ -10,7 +10,7 @@ class id among the labels and top-1 predictions. Its keys are those the binarize
 and a class absent from the labels no recall (NaN).
 
 Used in an EvalConfig as `tfma.MetricConfig(class_name="PerClassPrecisionRecall",
-module="pipeline.class_metrics")`.
+module="components.evaluator.class_metrics")`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ where an example's confidence is its top probability and it lands in bin
 floor(confidence * num_bins) (Guo et al. 2017). 0 is perfectly calibrated, 1 the worst.
 
 Used in an EvalConfig as `tfma.MetricConfig(class_name="ExpectedCalibrationError",
-module="pipeline.calibration", config='{"num_bins": 10}')`.
+module="components.evaluator.calibration", config='{"num_bins": 10}')`.
 """
 
 from __future__ import annotations
