@@ -194,8 +194,9 @@ class GateConfig:
       min_gain: the candidate (VT) is blessed when its accuracy minus the baseline's (CNN) is
         at least this; 0.0 means "at least as good as the CNN".
       min_gain_over_production: the run's winner replaces the model in production (the
-        newest pushed version, evaluated on this run's eval split) only when its accuracy
-        minus production's is at least this; 0.0 means "at least as good".
+        newest pushed version; both scored when pushing, on this run's eval split) only when
+        its accuracy minus production's is more than this; 0.0 means "better" (a tie keeps
+        the model in production), a negative value lets a worse model replace it.
     """
 
     min_accuracy: float = 0.2

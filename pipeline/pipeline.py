@@ -2,8 +2,8 @@
 
 ImageExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator
                -> Transform -> Trainer (CNN baseline) + Trainer (VT candidate)
-               -> Evaluator (VT vs CNN) -> SelectWinner (also vs production) -> Pusher
-                                                              -> RunReport (HTML + PNG)
+               -> Evaluator (VT vs CNN) -> SelectWinner -> Pusher (vs production, at push time)
+                                                                   -> RunReport (HTML + PNG)
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def runtime_parameters(config: PipelineConfig) -> dict[str, RuntimeParameter]:
     """The pipeline's RuntimeParameters by name, each defaulting to `config`'s value.
 
     data_dir: the data set ExampleGen reads (same source layout and classes as compiled).
-    min_gain_over_production: the margin SelectWinner needs to replace the model in production.
+    min_gain_over_production: the margin the Pusher needs to replace the model in production.
 
     Kubeflow / Vertex AI Pipelines take their values per run (`--param NAME=VALUE` with
     `--submit`). TFX's KubeflowV2DagRunner binds a runtime value only to a whole str / int /
@@ -153,20 +153,19 @@ def create_pipeline(
         baseline_model=baseline_trainer.outputs["model"],
         evaluation=evaluator.outputs["evaluation"],
         candidate_blessing=evaluator.outputs["blessing"],
-        examples=example_gen.outputs["examples"],
         candidate_name=config.candidate.name,
         baseline_name=config.baseline.name,
         min_accuracy=config.gate.min_accuracy,
         min_gain=config.gate.min_gain,
-        min_gain_over_production=parameters.get(
-            MIN_GAIN_OVER_PRODUCTION_PARAMETER, config.gate.min_gain_over_production
-        ),
-        serving_dir=config.serving_dir,
     )
     pusher = PushWinner(
         model=select_winner.outputs["model"],
         model_blessing=select_winner.outputs["blessing"],
+        examples=example_gen.outputs["examples"],
         serving_dir=config.serving_dir,
+        min_gain_over_production=parameters.get(
+            MIN_GAIN_OVER_PRODUCTION_PARAMETER, config.gate.min_gain_over_production
+        ),
     ).with_id("Pusher")
     report = RunReport(
         candidate_model=candidate_trainer.outputs["model"],
@@ -176,6 +175,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         evaluation=evaluator.outputs["evaluation"],
         blessing=select_winner.outputs["blessing"],
+        pushed_model=pusher.outputs["pushed_model"],
         title=f"{config.name}: {config.candidate.name} vs {config.baseline.name}",
         candidate_name=config.candidate.name,
         baseline_name=config.baseline.name,

@@ -8,8 +8,8 @@ import os
 from dataclasses import dataclass
 
 from components.evaluator.keys import BASELINE, CANDIDATE
-from components.winner.component import read_decision
-from components.winner.decision import Decision
+from components.winner.component import read_decision, read_push_record
+from components.winner.decision import Decision, ModelScore, PushRecord
 from pipeline.config import PipelineConfig
 from pipeline.outputs import (
     latest_execution,
@@ -28,7 +28,8 @@ TRAINERS = {CANDIDATE: "CandidateTrainer", BASELINE: "BaselineTrainer"}
 
 
 def print_run_summary(config: PipelineConfig) -> bool:
-    """Prints the decision and the output locations; returns whether a model was pushed."""
+    """Prints the decision, the push and the output locations; returns whether the run's
+    winner is in production (pushed now, or the same model pushed before)."""
     store = open_store(config.metadata_path)
     winner = latest_outputs(store, config.name, SELECT_WINNER)
     pushed = latest_outputs(store, config.name, PUSHER).get("pushed_model")
@@ -36,28 +37,42 @@ def print_run_summary(config: PipelineConfig) -> bool:
     report = latest_outputs(store, config.name, REPORT).get("report")
 
     decision = read_decision(winner["blessing"].uri)
+    push = read_push_record(pushed.uri) if pushed is not None else None
     examples = latest_outputs(store, config.name, EXAMPLE_GEN).get("examples")
     if examples is not None:
         print()
         print(f"Examples:       {examples_summary(examples.uri)}")
     print()
     print("Gating decision (top-1 accuracy on the eval split):")
-    scores = [s for s in (decision.candidate, decision.baseline, decision.production) if s]
-    width = max(len(score.model) for score in scores)
-    for score in scores:
-        print(f"  {score.role:<10} {score.model:<{width}}  {score.accuracy:.4f}")
-    print(f"  -> {decision.reason}")
-    destination = None
-    if pushed is not None and pushed.custom_properties["pushed"].int_value:
-        destination = pushed.custom_properties["pushed_destination"].string_value
+    _print_scores([decision.candidate, decision.baseline], decision.reason)
+    if push is not None and (push.winner or push.version):
+        print("Push (checked against the serving directory when pushing):")
+        _print_scores([s for s in (push.winner, push.production) if s], push.reason)
     print()
-    print(f"Pushed model:   {destination or 'nothing pushed'}")
+    print(f"Pushed model:   {_pushed_line(config, push)}")
     if evaluation is not None:
         print(f"TFMA results:   {evaluation.uri}")
     if report is not None:
         print(f"Report:         {os.path.join(report.uri, 'index.html')}")
     print(f"MLMD database:  {config.metadata_path}")
-    return destination is not None
+    return push is not None and push.in_production
+
+
+def _print_scores(scores: list[ModelScore], reason: str) -> None:
+    width = max((len(score.model) for score in scores), default=0)
+    for score in scores:
+        print(f"  {score.role:<10} {score.model:<{width}}  {score.accuracy:.4f}")
+    print(f"  -> {reason}")
+
+
+def _pushed_line(config: PipelineConfig, push: PushRecord | None) -> str:
+    if push is None or push.version is None:
+        return "nothing pushed"
+    path = os.path.join(config.serving_dir, str(push.version))
+    if push.pushed:
+        return path
+    state = "in production" if push.in_production else "not in production"
+    return f"nothing pushed ({path} holds the same model, {state})"
 
 
 def examples_summary(examples_uri: str) -> str:
@@ -82,6 +97,7 @@ class RunOutputs:
     examples_uri: str
     evaluation_uri: str
     decision: Decision | None
+    push: PushRecord | None
 
 
 def find_run_outputs(config: PipelineConfig, run: str = "latest") -> RunOutputs:
@@ -111,6 +127,7 @@ def find_run_outputs(config: PipelineConfig, run: str = "latest") -> RunOutputs:
             execution.custom_properties["custom_config"].string_value
         )
     winner = latest_outputs(store, config.name, SELECT_WINNER, run_id).get("blessing")
+    pushed = latest_outputs(store, config.name, PUSHER, run_id).get("pushed_model")
     uris = [
         evaluation.uri,
         evaluator["examples"].uri,
@@ -131,6 +148,7 @@ def find_run_outputs(config: PipelineConfig, run: str = "latest") -> RunOutputs:
         examples_uri=evaluator["examples"].uri,
         evaluation_uri=evaluation.uri,
         decision=read_decision(winner.uri) if winner is not None else None,
+        push=read_push_record(pushed.uri) if pushed is not None else None,
     )
 
 
@@ -155,6 +173,7 @@ def write_run_report(config: PipelineConfig, run: str = "latest") -> str:
         eval_files=split_files(outputs.examples_uri),
         evaluation_uri=outputs.evaluation_uri,
         decision=outputs.decision,
+        push=outputs.push,
         image_size=outputs.image_size,
         output_dir=report_dir(config, outputs.run_id),
     )

@@ -3,7 +3,8 @@ exists for Kubeflow / Vertex runs.
 
 Inputs:  candidate_model, baseline_model (Trainer `model`), candidate_run, baseline_run (Trainer
          `model_run`: history.json), examples (ExampleGen: the eval split's images),
-         evaluation (Evaluator), blessing (SelectWinner: decision.json).
+         evaluation (Evaluator), blessing (SelectWinner: decision.json), pushed_model
+         (Pusher: what was pushed, decided against production at push time).
 Output:  report  a folder with index.html and its PNGs.
 
 No `from __future__ import annotations` here: TFX reads the component's type hints.
@@ -19,7 +20,7 @@ from tfx.utils import path_utils
 
 from components.evaluator.keys import BASELINE, CANDIDATE
 from components.report.render import ModelRun, write_report
-from components.winner.component import EVAL_SPLIT, read_decision
+from components.winner.component import EVAL_SPLIT, read_decision, read_push_record
 from models.trainer import HISTORY_FILE
 
 
@@ -56,6 +57,7 @@ def RunReport(  # noqa: N802 (TFX components are named like classes)
     examples: tfx.dsl.components.InputArtifact[standard_artifacts.Examples],
     evaluation: tfx.dsl.components.InputArtifact[standard_artifacts.ModelEvaluation],
     blessing: tfx.dsl.components.InputArtifact[standard_artifacts.ModelBlessing],
+    pushed_model: tfx.dsl.components.InputArtifact[standard_artifacts.PushedModel],
     report: tfx.dsl.components.OutputArtifact[RunReportArtifact],
     title: tfx.dsl.components.Parameter[str],
     candidate_name: tfx.dsl.components.Parameter[str],
@@ -75,6 +77,7 @@ def RunReport(  # noqa: N802 (TFX components are named like classes)
         eval_files=split_files(examples.uri),
         evaluation_uri=evaluation.uri,
         decision=read_decision(blessing.uri),
+        push=read_push_record(pushed_model.uri),
         image_size=image_size,
         output_dir=report.uri,
     )

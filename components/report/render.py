@@ -26,7 +26,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from components.report.slices import SliceRow, slice_rows  # noqa: E402
-from components.winner.decision import Decision  # noqa: E402
+from components.winner.decision import Decision, ModelScore, PushRecord  # noqa: E402
 from components.winner.serving import classify_examples  # noqa: E402
 from models.signatures import EXAMPLES_SIGNATURE  # noqa: E402
 
@@ -199,27 +199,35 @@ def _img(name: str | None, alt: str, empty: str) -> str:
     return f"<img src='{name}' alt='{html.escape(alt)}'>"
 
 
-def _decision_html(decision: Decision | None) -> str:
+def _scores_table(scores: list[ModelScore]) -> str:
+    rows = "".join(
+        f"<tr><td>{s.role}</td><td>{html.escape(s.model)}</td><td>{s.accuracy:.4f}</td></tr>"
+        for s in scores
+    )
+    return f"<table><tr><th>role</th><th>model</th><th>top-1 accuracy</th></tr>{rows}</table>"
+
+
+def _decision_html(decision: Decision | None, push: PushRecord | None) -> str:
     if decision is None:
         return "<p>No decision was recorded for this run.</p>"
-    rows = [decision.candidate, decision.baseline] + (
-        [decision.production] if decision.production else []
-    )
-    table = "".join(
-        f"<tr><td>{s.role}</td><td>{html.escape(s.model)}</td><td>{s.accuracy:.4f}</td></tr>"
-        for s in rows
-    )
-    winner = decision.winner.model if decision.winner else "nothing pushed"
+    winner = decision.winner.model if decision.winner else "none"
     thresholds = (
-        f"floor {decision.min_accuracy:.4f}, gain over the baseline {decision.min_gain:+.4f}, "
-        f"gain over production {decision.min_gain_over_production:+.4f}"
+        f"floor {decision.min_accuracy:.4f}, gain over the baseline {decision.min_gain:+.4f}"
     )
-    return (
-        f"<p><b>Winner: {html.escape(winner)}</b></p>"
-        "<table><tr><th>role</th><th>model</th><th>top-1 accuracy</th></tr>"
-        f"{table}</table><p>Thresholds: {thresholds}</p>"
-        f"<p>{html.escape(decision.reason)}</p>"
-    )
+    parts = [
+        f"<p><b>Winner of the run: {html.escape(winner)}</b></p>",
+        _scores_table([decision.candidate, decision.baseline]),
+        f"<p>Thresholds: {thresholds}</p><p>{html.escape(decision.reason)}</p>",
+    ]
+    if push is not None:
+        outcome = f"pushed as version {push.version}" if push.pushed else "not pushed"
+        scores = [s for s in (push.winner, push.production) if s]
+        parts += [
+            f"<p><b>Push (checked against the serving directory when pushing): {outcome}</b></p>",
+            _scores_table(scores) if scores else "",
+            f"<p>{html.escape(push.reason)}</p>",
+        ]
+    return "".join(parts)
 
 
 def _models_html(
@@ -326,11 +334,12 @@ def write_report(
     decision: Decision | None,
     image_size: int,
     output_dir: str,
+    push: PushRecord | None = None,
 ) -> str:
     """Writes index.html and its PNGs to `output_dir`; returns the path of index.html.
 
     `runs` are the candidate and the baseline, in that order; `image_size` is the side of the
-    images the models see (for their MACs).
+    images the models see (for their MACs); `push` is what the Pusher did with the winner.
     """
     tf.io.gfile.makedirs(output_dir)
     models = [tf.saved_model.load(run.model_dir) for run in runs]
@@ -343,7 +352,7 @@ def write_report(
     confusion = plot_confusion(runs, predictions, class_names, output_dir)
     rows = slice_rows(evaluation_uri) if evaluation_uri else []
     sections = {
-        "decision": ("Gating decision", _decision_html(decision)),
+        "decision": ("Gating decision", _decision_html(decision, push)),
         "models": (
             "Models",
             _models_html(

@@ -2,21 +2,24 @@
 
 SelectWinner
   Inputs:  candidate_model, baseline_model (Trainer outputs), evaluation (Evaluator output),
-           candidate_blessing (Evaluator's blessing of the candidate against the baseline),
-           examples (ExampleGen output: the production model is scored on its eval split).
+           candidate_blessing (Evaluator's blessing of the candidate against the baseline).
   Outputs: model     a copy of the winning SavedModel whose `assets.extra/gating_decision.json`
                      records the decision (so it travels with the pushed model);
            blessing  a ModelBlessing (`blessed` = 1 when there is a winner) for PushWinner,
                      with `decision.json` in its folder even when nothing is pushed.
+  Its decision depends on the run's two models only, so it may be cached with them.
 PushWinner
-  Copies a blessed model to `serving_dir/<next version>` atomically; its PushedModel output
-  carries the same custom properties as TFX's Pusher (pushed, pushed_destination,
-  pushed_version).
+  Inputs:  model, model_blessing (SelectWinner outputs), examples (ExampleGen output: the
+           winner and the model in production are scored on its eval split).
+  At push time, under the serving directory's lock, pushes the winner as
+  `serving_dir/<next version>` (atomically) unless the same model is already pushed or it
+  does not beat the model then in production (`serving.push_winner`). Its PushedModel output
+  carries TFX's Pusher properties (pushed, pushed_destination, pushed_version) and
+  `push_record.json` (`decision.PushRecord`), also written inside a pushed version.
 
 No `from __future__ import annotations` here: TFX reads the component's type hints.
 """
 
-import json
 import os
 
 import tensorflow as tf
@@ -26,12 +29,11 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils, path_utils
 
 from components.evaluator.keys import ACCURACY, BASELINE, CANDIDATE
-from components.winner.decision import Decision, ModelScore, decide
-from components.winner.serving import accuracy_on_examples, production_model_dir, push_version
+from components.winner.decision import Decision, ModelScore, PushRecord, decide
+from components.winner.serving import DECISION_PATH, accuracy_on_examples, push_winner
 
 DECISION_FILE = "decision.json"
-PUSHED_DECISION_PATH = os.path.join("assets.extra", "gating_decision.json")
-PRODUCTION = "production"
+PUSH_RECORD_FILE = "push_record.json"
 EVAL_SPLIT = "eval"
 
 
@@ -50,45 +52,26 @@ def overall_accuracy(evaluation_uri: str) -> dict[str, float]:
     return accuracy
 
 
-def production_score(serving_dir: str, example_files: list[str]) -> ModelScore | None:
-    """The model in production scored on `example_files`; None when nothing was pushed."""
-    model_dir = production_model_dir(serving_dir)
-    if model_dir is None:
-        return None
-    name = f"version {os.path.basename(model_dir)}"
-    decision_path = os.path.join(model_dir, PUSHED_DECISION_PATH)
-    if tf.io.gfile.exists(decision_path):
-        with tf.io.gfile.GFile(decision_path) as f:
-            name = f"{json.load(f)['winner']['model']} ({name})"
-    return ModelScore(PRODUCTION, name, accuracy_on_examples(model_dir, example_files))
-
-
 @tfx.dsl.components.component
 def SelectWinner(  # noqa: N802 (TFX components are named like classes)
     candidate_model: tfx.dsl.components.InputArtifact[standard_artifacts.Model],
     baseline_model: tfx.dsl.components.InputArtifact[standard_artifacts.Model],
     evaluation: tfx.dsl.components.InputArtifact[standard_artifacts.ModelEvaluation],
     candidate_blessing: tfx.dsl.components.InputArtifact[standard_artifacts.ModelBlessing],
-    examples: tfx.dsl.components.InputArtifact[standard_artifacts.Examples],
     model: tfx.dsl.components.OutputArtifact[standard_artifacts.Model],
     blessing: tfx.dsl.components.OutputArtifact[standard_artifacts.ModelBlessing],
     candidate_name: tfx.dsl.components.Parameter[str],
     baseline_name: tfx.dsl.components.Parameter[str],
     min_accuracy: tfx.dsl.components.Parameter[float],
     min_gain: tfx.dsl.components.Parameter[float],
-    min_gain_over_production: tfx.dsl.components.Parameter[float],
-    serving_dir: tfx.dsl.components.Parameter[str],
 ) -> None:
     accuracy = overall_accuracy(evaluation.uri)
-    eval_uri = artifact_utils.get_split_uri([examples], EVAL_SPLIT)
     decision = decide(
         ModelScore(CANDIDATE, candidate_name, accuracy[CANDIDATE]),
         ModelScore(BASELINE, baseline_name, accuracy[BASELINE]),
         candidate_blessed=bool(candidate_blessing.get_int_custom_property("blessed")),
         min_accuracy=min_accuracy,
         min_gain=min_gain,
-        production=production_score(serving_dir, tf.io.gfile.glob(f"{eval_uri}/*")),
-        min_gain_over_production=min_gain_over_production,
     )
     io_utils.write_string_file(os.path.join(blessing.uri, DECISION_FILE), decision.to_json())
     blessing.set_int_custom_property("blessed", int(decision.winner is not None))
@@ -97,7 +80,7 @@ def SelectWinner(  # noqa: N802 (TFX components are named like classes)
     source = candidate_model if decision.winner.role == CANDIDATE else baseline_model
     serving_dir = path_utils.serving_model_path(model.uri)
     io_utils.copy_dir(path_utils.serving_model_path(source.uri), serving_dir)
-    io_utils.write_string_file(os.path.join(serving_dir, PUSHED_DECISION_PATH), decision.to_json())
+    io_utils.write_string_file(os.path.join(serving_dir, DECISION_PATH), decision.to_json())
     blessing.set_string_custom_property("winner", decision.winner.model)
 
 
@@ -105,19 +88,42 @@ def SelectWinner(  # noqa: N802 (TFX components are named like classes)
 def PushWinner(  # noqa: N802 (TFX components are named like classes)
     model: tfx.dsl.components.InputArtifact[standard_artifacts.Model],
     model_blessing: tfx.dsl.components.InputArtifact[standard_artifacts.ModelBlessing],
+    examples: tfx.dsl.components.InputArtifact[standard_artifacts.Examples],
     pushed_model: tfx.dsl.components.OutputArtifact[standard_artifacts.PushedModel],
     serving_dir: tfx.dsl.components.Parameter[str],
+    min_gain_over_production: tfx.dsl.components.Parameter[float],
 ) -> None:
-    if not model_blessing.get_int_custom_property("blessed"):
-        pushed_model.set_int_custom_property("pushed", 0)
-        return
-    destination = push_version(path_utils.serving_model_path(model.uri), serving_dir)
-    pushed_model.set_int_custom_property("pushed", 1)
-    pushed_model.set_string_custom_property("pushed_destination", destination)
-    pushed_model.set_string_custom_property("pushed_version", os.path.basename(destination))
+    decision = read_decision(model_blessing.uri)
+    if decision.winner is None:
+        record = PushRecord(False, False, f"no winner to push: {decision.reason}")
+    else:
+        eval_uri = artifact_utils.get_split_uri([examples], EVAL_SPLIT)
+        eval_files = tf.io.gfile.glob(f"{eval_uri}/*")
+        record = push_winner(
+            path_utils.serving_model_path(model.uri),
+            serving_dir,
+            decision.winner.model,
+            lambda model_dir: accuracy_on_examples(model_dir, eval_files),
+            min_gain_over_production,
+        )
+    io_utils.write_string_file(os.path.join(pushed_model.uri, PUSH_RECORD_FILE), record.to_json())
+    pushed_model.set_int_custom_property("pushed", int(record.pushed))
+    if record.pushed:
+        destination = os.path.join(serving_dir, str(record.version))
+        pushed_model.set_string_custom_property("pushed_destination", destination)
+        pushed_model.set_string_custom_property("pushed_version", str(record.version))
 
 
 def read_decision(blessing_uri: str) -> Decision:
     """The decision a SelectWinner run wrote into its blessing folder."""
     with tf.io.gfile.GFile(os.path.join(blessing_uri, DECISION_FILE)) as f:
         return Decision.from_json(f.read())
+
+
+def read_push_record(pushed_model_uri: str) -> PushRecord | None:
+    """What a PushWinner run did; None for a push made before it kept a record."""
+    path = os.path.join(pushed_model_uri, PUSH_RECORD_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return PushRecord.from_json(f.read())

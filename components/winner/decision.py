@@ -1,4 +1,5 @@
-"""Which model to push, from the Evaluator's numbers (pure logic, no TFX)."""
+"""Which model wins a run, from the Evaluator's numbers, and whether it replaces the model in
+production when it is pushed (pure logic, no TFX)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 
-# TFMA reports accuracy in float32 and the production model is scored exactly: scores closer
-# than this are equal (so an identical model is "at least as good" as itself).
+# Scores closer than this are equal (accuracies are float32 in TFMA, exact fractions here).
 SCORE_TOLERANCE = 1e-6
 
 
@@ -22,11 +22,12 @@ class ModelScore:
 
 @dataclass(frozen=True)
 class Decision:
-    """The gating outcome, written as JSON next to the pushed model and printed after a run.
+    """The run's gating outcome between its two models, written as JSON next to the winner and
+    printed after a run.
 
-    `winner` is None when no model clears the floor, or when the model in production (the
-    newest pushed version, scored on this run's eval split) is better; then nothing is pushed.
-    `production` is None when nothing was pushed before.
+    `winner` is None when no model clears the floor. Whether the winner replaces the model in
+    production is decided when it is pushed (`PushRecord`), never here: this decision is
+    cached with the run's models, production is not.
     """
 
     winner: ModelScore | None
@@ -36,20 +37,16 @@ class Decision:
     min_accuracy: float
     min_gain: float
     reason: str
-    production: ModelScore | None = None
-    min_gain_over_production: float = 0.0
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Decision:
-        data = json.loads(text)
-        scores = {
-            k: ModelScore(**data[k]) if data[k] else None
-            for k in ("winner", "candidate", "baseline", "production")
-            if k in data
-        }
+        """Reads `to_json`'s text; keys of older versions (e.g. `production`, now in the
+        push record) are ignored."""
+        data = _known_fields(cls, json.loads(text))
+        scores = {k: _score(data[k]) for k in ("winner", "candidate", "baseline")}
         return cls(**{**data, **scores})
 
 
@@ -60,11 +57,8 @@ def decide(
     candidate_blessed: bool,
     min_accuracy: float,
     min_gain: float,
-    production: ModelScore | None = None,
-    min_gain_over_production: float = 0.0,
 ) -> Decision:
     """The candidate wins when the Evaluator blessed it; else the baseline, if above the floor.
-    Either only wins if it beats `production` (when given) by `min_gain_over_production`.
 
     `candidate_blessed` is TFMA's verdict (floor and gain over the baseline, both checked by the
     Evaluator); the baseline's floor is checked here because TFMA never validates a baseline.
@@ -89,20 +83,6 @@ def decide(
             f"no model clears the accuracy floor {min_accuracy:.4f}: {candidate.model} "
             f"{candidate.accuracy:.4f}, {baseline.model} {baseline.accuracy:.4f}"
         )
-    if winner is not None and production is not None:
-        margin = winner.accuracy - production.accuracy
-        if margin < min_gain_over_production - SCORE_TOLERANCE:
-            reason += (
-                f"; but production keeps {production.model} ({production.accuracy:.4f} on this "
-                f"eval split): {winner.model} is {margin:+.4f} over it, needs "
-                f">= {min_gain_over_production:+.4f}"
-            )
-            winner = None
-        else:
-            reason += (
-                f"; {margin:+.4f} over production {production.model} "
-                f"({production.accuracy:.4f}) >= {min_gain_over_production:+.4f}"
-            )
     return Decision(
         winner=winner,
         candidate=candidate,
@@ -111,6 +91,74 @@ def decide(
         min_accuracy=min_accuracy,
         min_gain=min_gain,
         reason=reason,
-        production=production,
-        min_gain_over_production=min_gain_over_production,
     )
+
+
+@dataclass(frozen=True)
+class PushRecord:
+    """What the Pusher did with a run's winner, decided as it pushed: against the serving
+    directory as it was then, never from a cached decision.
+
+    Attributes:
+      pushed: whether a new version was written.
+      in_production: whether the winner is the newest version afterwards (pushed now, or
+        pushed before: the same model is never pushed twice).
+      reason: why, in words.
+      winner: the run's winner scored at push time on this run's eval split (None when the run
+        had no winner, or the same model was found already pushed).
+      production: the newest version then, scored on the same examples (None when there was
+        none, or no scoring was needed).
+      min_gain_over_production: the winner had to beat production by more than this.
+      version: the version written, or the one already holding the same model.
+      content_sha256: digest of the winner's SavedModel (`serving.content_digest`).
+    """
+
+    pushed: bool
+    in_production: bool
+    reason: str
+    winner: ModelScore | None = None
+    production: ModelScore | None = None
+    min_gain_over_production: float = 0.0
+    version: int | None = None
+    content_sha256: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> PushRecord:
+        data = _known_fields(cls, json.loads(text))
+        scores = {k: _score(data.get(k)) for k in ("winner", "production")}
+        return cls(**{**data, **scores})
+
+
+def push_verdict(
+    winner: ModelScore, production: ModelScore | None, min_gain_over_production: float
+) -> tuple[bool, str]:
+    """Whether `winner` replaces `production` (both scored on the same examples), and why.
+
+    It must be better by more than `min_gain_over_production`: a tie keeps the model in
+    production, as does a margin within `SCORE_TOLERANCE` of the threshold.
+    """
+    if production is None:
+        return True, f"{winner.model} ({winner.accuracy:.4f}) is the first version"
+    margin = winner.accuracy - production.accuracy
+    comparison = (
+        f"{winner.model} ({winner.accuracy:.4f}) is {margin:+.4f} over production "
+        f"{production.model} ({production.accuracy:.4f}) on this eval split"
+    )
+    if margin > min_gain_over_production + SCORE_TOLERANCE:
+        return True, f"{comparison}, more than {min_gain_over_production:+.4f}"
+    return False, (
+        f"production keeps {production.model}: {comparison}, needs more than "
+        f"{min_gain_over_production:+.4f} (a tie keeps the model in production)"
+    )
+
+
+def _score(value: dict | None) -> ModelScore | None:
+    return ModelScore(**value) if value else None
+
+
+def _known_fields(cls: type, data: dict) -> dict:
+    names = {field.name for field in dataclasses.fields(cls)}
+    return {key: value for key, value in data.items() if key in names}

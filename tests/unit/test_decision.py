@@ -1,6 +1,6 @@
 import json
 
-from components.winner.decision import Decision, ModelScore, decide
+from components.winner.decision import Decision, ModelScore, PushRecord, decide, push_verdict
 from components.winner.serving import numbered_versions, production_model_dir, push_version
 
 VT = ModelScore("candidate", "vt_resnet_tiny", 0.61)
@@ -32,33 +32,51 @@ def test_decision_json_round_trip():
     assert Decision.from_json(nothing.to_json()) == nothing
 
 
+WINNER = ModelScore("winner", "vt_resnet_tiny", 0.61)
 PRODUCTION = ModelScore("production", "resnet_tiny (version 3)", 0.65)
 
 
-def test_winner_worse_than_production_is_not_pushed():
-    decision = decide(
-        VT, CNN, candidate_blessed=True, min_accuracy=0.5, min_gain=0.0, production=PRODUCTION
-    )
-    assert decision.winner is None
-    assert "production keeps resnet_tiny (version 3)" in decision.reason
-    assert Decision.from_json(decision.to_json()) == decision
+def test_the_first_version_is_pushed():
+    assert push_verdict(WINNER, None, 0.0) == (True, "vt_resnet_tiny (0.6100) is the first version")
 
 
-def test_winner_at_least_as_good_as_production_by_the_margin_is_pushed():
-    kwargs = dict(candidate_blessed=True, min_accuracy=0.5, min_gain=0.0)
-    better = ModelScore("production", "old", 0.605)
-    assert decide(VT, CNN, **kwargs, production=better).winner == VT
-    decision = decide(VT, CNN, **kwargs, production=better, min_gain_over_production=0.01)
-    assert decision.winner is None
-    assert "needs >= +0.0100" in decision.reason
+def test_a_winner_worse_than_production_is_not_pushed():
+    pushed, reason = push_verdict(WINNER, PRODUCTION, 0.0)
+    assert not pushed
+    assert reason.startswith("production keeps resnet_tiny (version 3): vt_resnet_tiny (0.6100)")
 
 
-def test_decisions_written_before_the_production_gate_still_load():
+def test_a_tie_keeps_the_model_in_production():
+    # The same accuracy, once from TFMA's float32 and once exact, is a tie too.
+    for accuracy in (0.61, 0.6099999904632568):
+        production = ModelScore("production", "resnet_tiny (version 1)", accuracy)
+        pushed, reason = push_verdict(WINNER, production, 0.0)
+        assert not pushed
+        assert "a tie keeps the model in production" in reason
+
+
+def test_a_winner_must_beat_production_by_more_than_the_margin():
+    production = ModelScore("production", "old", 0.60)
+    assert push_verdict(WINNER, production, 0.0)[0]
+    pushed, reason = push_verdict(WINNER, production, 0.01)
+    assert not pushed
+    assert "needs more than +0.0100" in reason
+    assert push_verdict(WINNER, production, -1.0)[0]
+
+
+def test_records_written_before_the_push_time_check_still_load():
     old = json.loads(
         decide(VT, CNN, candidate_blessed=True, min_accuracy=0.5, min_gain=0.0).to_json()
     )
-    del old["production"], old["min_gain_over_production"]
-    assert Decision.from_json(json.dumps(old)).production is None
+    old["production"] = {"role": "production", "model": "x (version 1)", "accuracy": 0.5}
+    old["min_gain_over_production"] = 0.0
+    assert Decision.from_json(json.dumps(old)).winner == VT
+
+
+def test_push_record_json_round_trip():
+    record = PushRecord(True, True, "first", WINNER, PRODUCTION, 0.0, 4, "ab" * 32)
+    assert PushRecord.from_json(record.to_json()) == record
+    assert PushRecord.from_json(PushRecord(False, False, "no winner").to_json()).winner is None
 
 
 def test_numbered_versions_ignore_temporary_and_other_folders(tmp_path):
@@ -80,13 +98,3 @@ def test_push_version_adds_the_next_number_and_leaves_no_temporary_folder(tmp_pa
     assert (first, second) == (str(serving / "1"), str(serving / "2"))
     assert sorted(p.name for p in serving.iterdir()) == ["1", "2"]
     assert (serving / "2" / "saved_model.pb").read_bytes() == b"graph"
-
-
-def test_an_identical_model_is_as_good_as_production_despite_float32_rounding():
-    # TFMA's float32 accuracy of the same model that production scores exactly at 0.542.
-    same = ModelScore("baseline", "resnet_tiny", 0.5419999957084656)
-    production = ModelScore("production", "resnet_tiny (version 1)", 0.542)
-    decision = decide(
-        VT, same, candidate_blessed=False, min_accuracy=0.5, min_gain=0.0, production=production
-    )
-    assert decision.winner == same

@@ -13,7 +13,7 @@ from components.report.render import (
     plot_image_grid,
 )
 from components.report.slices import SliceRow, slice_name
-from components.winner.decision import ModelScore, decide
+from components.winner.decision import ModelScore, PushRecord, decide
 
 RUNS = [
     ModelRun("candidate", "vt_resnet_tiny", "unused", None),
@@ -73,17 +73,22 @@ def test_slice_names():
     )
 
 
-def test_decision_section_shows_numbers_thresholds_and_production():
+def test_decision_section_shows_numbers_thresholds_and_the_push():
     decision = decide(
         ModelScore("candidate", "vt", 0.61),
         ModelScore("baseline", "cnn", 0.58),
         candidate_blessed=True,
         min_accuracy=0.5,
         min_gain=0.01,
-        production=ModelScore("production", "cnn (version 2)", 0.7),
     )
-    page = _decision_html(decision)
-    assert "Winner: nothing pushed" in page
-    for text in ("0.6100", "0.5800", "cnn (version 2)", "0.7000", "floor 0.5000", "+0.0100"):
+    winner = ModelScore("winner", "vt", 0.612)
+    production = ModelScore("production", "cnn (version 2)", 0.7)
+    push = PushRecord(False, False, "production keeps cnn (version 2): ...", winner, production)
+
+    page = _decision_html(decision, push)
+
+    assert "Winner of the run: vt" in page
+    assert "not pushed" in page and "production keeps cnn (version 2)" in page
+    for text in ("0.6100", "0.5800", "0.6120", "0.7000", "floor 0.5000", "+0.0100"):
         assert text in page
-    assert "No decision" in _decision_html(None)
+    assert "No decision" in _decision_html(None, None)

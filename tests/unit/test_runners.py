@@ -26,7 +26,7 @@ IMAGE = "europe-docker.pkg.dev/acme/ml/vt-tfx:1.0"
 # The pipeline parameters (pipeline.pipeline.runtime_parameters): name -> (type, task, input).
 RUNTIME_PARAMETERS = {
     "data_dir": ("STRING", "FileBasedExampleGen", "input_base"),
-    "min_gain_over_production": ("DOUBLE", "SelectWinner", "min_gain_over_production"),
+    "min_gain_over_production": ("DOUBLE", "Pusher", "min_gain_over_production"),
 }
 EMBEDDED_DATA_IN_IMAGE = "/pipeline/data/cifar10-sample/cifar-10-batches-py"
 COMPONENT_ORDER = [
@@ -41,6 +41,7 @@ COMPONENT_ORDER = [
     ("Evaluator", "SelectWinner"),
     ("SelectWinner", "Pusher"),
     ("SelectWinner", "RunReport"),
+    ("Pusher", "RunReport"),
 ]
 
 
