@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from models.registry import list_models
 from pipeline.config import PRESETS, PipelineConfig, apply_overrides, get_preset
 
 EXIT_USAGE = 2
@@ -60,8 +61,11 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         "--output-root", help="where pipelines, MLMD and the serving dir go (default ./outputs)"
     )
     group.add_argument("--name", help="pipeline name (separates runs under --output-root)")
-    group.add_argument("--candidate", help="candidate model name (default vt_resnet_tiny)")
-    group.add_argument("--baseline", help="baseline model name (default resnet_tiny)")
+    group.add_argument(
+        "--candidate",
+        help=f"candidate model, one of: {', '.join(list_models())} (default vt_resnet_tiny)",
+    )
+    group.add_argument("--baseline", help="baseline model, as --candidate (default resnet_tiny)")
     group.add_argument("--epochs", type=int, help="training epochs for both models")
     group.add_argument("--batch-size", type=int, help="training batch size")
     group.add_argument("--learning-rate", type=float, help="peak learning rate")

@@ -15,8 +15,49 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from models.registry import check_model_name
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EMBEDDED_DATA_DIR = os.path.join(REPO_ROOT, "data", "cifar10-sample")
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric config field accepts: an interval, each end open or closed."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return f"{'more than' if self.low_open else 'at least'} {self.low:g}"
+        left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+        return f"in {left}{self.low:g}, {self.high:g}{right}"
+
+
+AT_LEAST_0 = Range(0)
+AT_LEAST_1 = Range(1)
+POSITIVE = Range(0, low_open=True)
+FRACTION = Range(0, 1)
+FRACTION_BELOW_1 = Range(0, 1, high_open=True)
+GAIN = Range(-1, 1)
+
+
+def check_ranges(config: typing.Any, ranges: Mapping[str, Range]) -> None:
+    """Raises ValueError, one line starting with the field's name, for the first field of
+    `config` outside its range (None is left to mean "off"). `apply_overrides` puts the
+    section in front (`train.epochs must be ...`)."""
+    for name, allowed in ranges.items():
+        value = getattr(config, name)
+        if value is not None and value not in allowed:
+            raise ValueError(f"{name} must be {allowed}; got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -56,10 +97,17 @@ class DataConfig:
     read_outside_data_dir: bool = False
 
     def __post_init__(self):
-        if self.max_per_class is not None and self.max_per_class < 1:
-            raise ValueError(
-                f"data.max_per_class must be at least 1 (or none: all); got {self.max_per_class}"
-            )
+        check_ranges(
+            self,
+            {
+                # At 8 px the last stage of a CIFAR stem (1/8 of the input) has one pixel;
+                # the models are also built once at the chosen size before a run starts.
+                "image_size": Range(8, 4096),
+                "max_per_class": AT_LEAST_1,
+                "max_rejected_fraction": FRACTION,
+                "shard_mb": POSITIVE,
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -145,6 +193,34 @@ class TrainConfig:
     seed: int = 42
 
     def __post_init__(self):
+        check_ranges(
+            self,
+            {
+                "epochs": AT_LEAST_0,
+                "batch_size": AT_LEAST_1,
+                "momentum": FRACTION_BELOW_1,
+                "learning_rate": POSITIVE,
+                "lr_reference_batch": AT_LEAST_1,
+                "warmup_epochs": AT_LEAST_0,
+                "warmup_start_lr": AT_LEAST_0,
+                "lr_decay": Range(0, 1, low_open=True),
+                "weight_decay": AT_LEAST_0,
+                "label_smoothing": FRACTION_BELOW_1,
+                "survival_prob": Range(0, 1, low_open=True),
+                "dropout": FRACTION_BELOW_1,
+                "ema_decay": FRACTION_BELOW_1,
+                "pad": AT_LEAST_0,
+                "randaugment_layers": AT_LEAST_0,
+                "randaugment_magnitude": Range(0, 10),
+                "mixup_alpha": AT_LEAST_0,
+                "cutmix_alpha": AT_LEAST_0,
+                "distill_weight": FRACTION,
+                "distill_temperature": POSITIVE,
+                "checkpoint_every_seconds": AT_LEAST_0,
+                "steps_per_epoch": AT_LEAST_1,
+                "cache_max_mb": AT_LEAST_0,
+            },
+        )
         choices = {
             "optimizer": ("adamw", "sgd", "rmsprop"),
             "schedule": ("cosine", "paper"),
@@ -176,6 +252,10 @@ class ModelConfig:
     learning_rate: float | None = None
     teacher: str | None = None
 
+    def __post_init__(self):
+        check_model_name(self.name)
+        check_ranges(self, {"epochs": AT_LEAST_0, "learning_rate": POSITIVE})
+
     def train_config(self, shared: TrainConfig) -> TrainConfig:
         changes = {
             "epochs": self.epochs,
@@ -203,6 +283,12 @@ class GateConfig:
     min_gain: float = 0.0
     min_gain_over_production: float = 0.0
 
+    def __post_init__(self):
+        check_ranges(
+            self,
+            {"min_accuracy": FRACTION, "min_gain": GAIN, "min_gain_over_production": GAIN},
+        )
+
 
 @dataclass(frozen=True)
 class EvaluationConfig:
@@ -228,6 +314,12 @@ class EvaluationConfig:
     top_k: int = 5
     calibration_bins: int = 10
     property_buckets: int = 4
+
+    def __post_init__(self):
+        check_ranges(
+            self,
+            {"top_k": AT_LEAST_1, "calibration_bins": AT_LEAST_1, "property_buckets": AT_LEAST_1},
+        )
 
 
 @dataclass(frozen=True)
@@ -426,7 +518,14 @@ def _replace_path(obj: typing.Any, path: list[str], raw: str, dotted: str) -> ty
             raise ValueError(f"config field {dotted!r}: {head!r} has no sub-fields")
         return dataclasses.replace(obj, **{head: _replace_path(current, path[1:], raw, dotted)})
     hint = typing.get_type_hints(type(obj))[head]
-    return dataclasses.replace(obj, **{head: _parse_value(hint, raw, dotted)})
+    value = _parse_value(hint, raw, dotted)
+    try:
+        return dataclasses.replace(obj, **{head: value})
+    except ValueError as error:  # a check of the dataclass: say which field of which section
+        message = str(error)
+        if message.startswith(f"{head} "):
+            raise ValueError(dotted + message[len(head) :]) from None
+        raise ValueError(f"{dotted}: {message}") from None
 
 
 def _parse_value(hint: typing.Any, raw: str, dotted: str) -> typing.Any:

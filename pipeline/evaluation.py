@@ -35,11 +35,11 @@ from pipeline.schemas import num_classes_from_schema
 
 
 def check_top_k(evaluation: EvaluationConfig, schema_dir: str) -> None:
-    """Raises ValueError when `evaluation.top_k` is below 1 or above the number of classes the
-    curated schema in `schema_dir` fixes (a schema that leaves it open, e.g. the folder one,
-    only gets the first check)."""
+    """Raises ValueError when `evaluation.top_k` is above the number of classes the curated
+    schema in `schema_dir` fixes (a schema that leaves it open, e.g. the folder one, passes;
+    `EvaluationConfig` itself refuses a top_k below 1)."""
     num_classes = num_classes_from_schema(schema_dir)
-    if evaluation.top_k < 1 or (num_classes is not None and evaluation.top_k > num_classes):
+    if num_classes is not None and evaluation.top_k > num_classes:
         raise ValueError(
             f"evaluation.top_k={evaluation.top_k} must be between 1 and the number of "
             f"classes ({num_classes if num_classes is not None else 'open'})"
@@ -52,16 +52,8 @@ def build_eval_config(gate: GateConfig, evaluation: EvaluationConfig) -> tfma.Ev
     Nothing in it depends on the number of classes, so the pipeline is built without reading
     any data: per-class metrics find the classes when the Evaluator runs
     (`components.evaluator.class_metrics`); check `top_k` against the curated schema with
-    `check_top_k`.
-
-    Raises ValueError when `evaluation` asks for what no classifier can give.
+    `check_top_k`. The config's own checks have refused impossible values already.
     """
-    if evaluation.top_k < 1:
-        raise ValueError(f"evaluation.top_k={evaluation.top_k} must be at least 1")
-    if evaluation.calibration_bins < 1:
-        raise ValueError(
-            f"evaluation.calibration_bins must be >= 1, not {evaluation.calibration_bins}"
-        )
     model_specs = [
         tfma.ModelSpec(
             name=name,

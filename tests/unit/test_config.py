@@ -52,6 +52,16 @@ def test_overrides_convert_to_the_field_type():
         ("train.augment", "maybe", "not a valid"),
         ("name.first", "x", "has no sub-fields"),
         ("data.max_per_class", "0", "must be at least 1"),
+        ("train.epochs", "-1", r"train.epochs must be at least 0; got -1"),
+        ("train.batch_size", "0", r"train.batch_size must be at least 1; got 0"),
+        ("train.label_smoothing", "1", r"must be in \[0, 1\); got 1.0"),
+        ("train.learning_rate", "0", "must be more than 0"),
+        ("data.image_size", "0", r"data.image_size must be in \[8, 4096\]; got 0"),
+        ("data.max_rejected_fraction", "2", r"must be in \[0, 1\]"),
+        ("gate.min_accuracy", "1.5", r"gate.min_accuracy must be in \[0, 1\]"),
+        ("evaluation.top_k", "0", "evaluation.top_k must be at least 1"),
+        ("candidate.name", "vt_small", "candidate.name: Unknown model 'vt_small'. Known models:"),
+        ("candidate.epochs", "-2", "candidate.epochs must be at least 0; got -2"),
     ],
 )
 def test_bad_overrides_say_what_is_wrong(key, value, message):
@@ -74,10 +84,10 @@ def test_reading_outside_the_data_dir_is_off_unless_asked_for():
 
 def test_model_config_replaces_only_the_fields_it_sets():
     shared = TrainConfig(epochs=5, learning_rate=0.1)
-    assert ModelConfig("m", epochs=0).train_config(shared) == TrainConfig(
+    assert ModelConfig("simple_cnn", epochs=0).train_config(shared) == TrainConfig(
         epochs=0, learning_rate=0.1
     )
-    assert ModelConfig("m").train_config(shared) == shared
+    assert ModelConfig("simple_cnn").train_config(shared) == shared
 
 
 def test_paths_derive_from_output_root_and_name(tmp_path):

@@ -74,8 +74,8 @@ def test_top_k_larger_than_the_classes_is_a_clear_error():
     cifar10, folder = PRESETS["cifar10"]().schema_dir, PRESETS["folder"]().schema_dir
     with pytest.raises(ValueError, match="top_k=11 must be between 1 and the number of classes"):
         check_top_k(EvaluationConfig(top_k=11), cifar10)
-    with pytest.raises(ValueError, match="top_k=0 must be between 1"):
-        check_top_k(EvaluationConfig(top_k=0), folder)
+    with pytest.raises(ValueError, match="top_k must be at least 1; got 0"):
+        EvaluationConfig(top_k=0)
     check_top_k(EvaluationConfig(top_k=10), cifar10)
     check_top_k(EvaluationConfig(top_k=50), folder)  # any number of class folders
 
