@@ -101,19 +101,35 @@ def create_image_example_gen(
 def read_class_names(data_dir: str, source: str) -> list[str]:
     """Returns the class names of the data set in `data_dir`, indexed by label.
 
-    Also checks the layout: every split of the source must match at least one file.
+    Also checks the layout: there are two classes or more, and every split of the source
+    matches at least one file, each of which can be looked at (TFX's ExampleGen driver stats
+    them: a symbolic link loop would stop it with a stack trace).
 
     Raises:
-      FileNotFoundError, ValueError: one line naming what is missing and the expected layout.
+      FileNotFoundError, ValueError: one line naming what is wrong and the expected layout.
     """
     image_source = sources.get_source(source)
     class_names = image_source.class_names(data_dir)
     data_dir = image_source.resolve_data_dir(data_dir)
+    if len(class_names) < 2:
+        raise ValueError(
+            f"{data_dir} holds {len(class_names)} class ({', '.join(class_names)}): a classifier "
+            f"needs two or more; expected {image_source.layout}"
+        )
     for split, pattern in image_source.splits(data_dir).items():
-        if not tf.io.gfile.glob(base.join(data_dir, pattern)):
+        matches = tf.io.gfile.glob(base.join(data_dir, pattern))
+        if not matches:
             raise FileNotFoundError(
                 f"no {split} files ({pattern}) in {data_dir}: expected {image_source.layout}"
             )
+        for match in matches:
+            try:
+                tf.io.gfile.stat(match)
+            except tf.errors.OpError as error:
+                raise ValueError(
+                    f"{match} cannot be read ({error.message}): remove it (a symbolic link "
+                    "loop or a dangling link?) or point --data-dir elsewhere"
+                ) from None
     return class_names
 
 

@@ -99,9 +99,9 @@ def resolve_data(config: PipelineConfig, runner: str) -> PipelineConfig:
     downloaded into `data.cache_dir` when missing).
 
     The pipeline needs nothing else from the data when it is built: the class names travel
-    with the examples. A local run still checks the layout first, to fail in one line before
-    TFX starts; a cluster run over remote data is compiled offline, the directory taken as
-    given.
+    with the examples. A local run still checks the layout and builds both models once for
+    its classes, to fail in one line before TFX starts; a cluster run over remote data is
+    compiled offline, the directory taken as given.
     """
     from components.image_example_gen.component import read_class_names, resolve_data_dir
 
@@ -110,8 +110,27 @@ def resolve_data(config: PipelineConfig, runner: str) -> PipelineConfig:
         return config
     data_dir = resolve_data_dir(data.data_dir, data.source, data.cache_dir)
     if runner == "local":
-        read_class_names(data_dir, data.source)
+        check_models(config, len(read_class_names(data_dir, data.source)))
     return dataclasses.replace(config, data=dataclasses.replace(data, data_dir=data_dir))
+
+
+def check_models(config: PipelineConfig, num_classes: int) -> None:
+    """Builds both models once at the run's image size: options or values their builders
+    refuse fail here, in one line, instead of in a Trainer after ingestion."""
+    from models.registry import build_model
+
+    size = config.data.image_size
+    for role, model in (("candidate", config.candidate), ("baseline", config.baseline)):
+        try:
+            build_model(
+                model.name, input_shape=(size, size, 3), num_classes=num_classes, **model.overrides
+            )
+        except (ValueError, TypeError) as error:
+            message = " ".join(str(error).split())
+            raise ValueError(
+                f"{role} {model.name} cannot be built for {size}x{size} images and "
+                f"{num_classes} classes: {message}"
+            ) from None
 
 
 def main(argv: list[str]) -> int:
