@@ -153,9 +153,14 @@ def create_pipeline(
         baseline_model=baseline_trainer.outputs["model"],
         evaluation=evaluator.outputs["evaluation"],
         candidate_blessing=evaluator.outputs["blessing"],
+        examples=example_gen.outputs["examples"],
         candidate_name=config.candidate.name,
         baseline_name=config.baseline.name,
+        candidate_epochs=config.candidate.train_config(config.train).epochs,
+        baseline_epochs=config.baseline.train_config(config.train).epochs,
         min_accuracy=config.gate.min_accuracy,
+        min_gain_over_chance=config.gate.min_gain_over_chance,
+        allow_untrained=config.gate.allow_untrained,
         min_gain=config.gate.min_gain,
     )
     pusher = PushWinner(

@@ -211,9 +211,8 @@ def _decision_html(decision: Decision | None, push: PushRecord | None) -> str:
     if decision is None:
         return "<p>No decision was recorded for this run.</p>"
     winner = decision.winner.model if decision.winner else "none"
-    thresholds = (
-        f"floor {decision.min_accuracy:.4f}, gain over the baseline {decision.min_gain:+.4f}"
-    )
+    floor = max(decision.floor, decision.min_accuracy)  # older decisions recorded no floor
+    thresholds = f"floor {floor:.4f}, gain over the baseline more than {decision.min_gain:+.4f}"
     parts = [
         f"<p><b>Winner of the run: {html.escape(winner)}</b></p>",
         _scores_table([decision.candidate, decision.baseline]),

@@ -2,7 +2,8 @@
 
 SelectWinner
   Inputs:  candidate_model, baseline_model (Trainer outputs), evaluation (Evaluator output),
-           candidate_blessing (Evaluator's blessing of the candidate against the baseline).
+           candidate_blessing (Evaluator's blessing of the candidate against the baseline),
+           examples (ExampleGen output: its class count sets the chance floor).
   Outputs: model     a copy of the winning SavedModel whose `assets.extra/gating_decision.json`
                      records the decision (so it travels with the pushed model);
            blessing  a ModelBlessing (`blessed` = 1 when there is a winner) for PushWinner,
@@ -29,6 +30,7 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils, path_utils
 
 from components.evaluator.keys import ACCURACY, BASELINE, CANDIDATE
+from components.image_example_gen import class_names
 from components.winner.decision import Decision, ModelScore, PushRecord, decide
 from components.winner.serving import DECISION_PATH, accuracy_on_examples, push_winner
 
@@ -58,20 +60,28 @@ def SelectWinner(  # noqa: N802 (TFX components are named like classes)
     baseline_model: tfx.dsl.components.InputArtifact[standard_artifacts.Model],
     evaluation: tfx.dsl.components.InputArtifact[standard_artifacts.ModelEvaluation],
     candidate_blessing: tfx.dsl.components.InputArtifact[standard_artifacts.ModelBlessing],
+    examples: tfx.dsl.components.InputArtifact[standard_artifacts.Examples],
     model: tfx.dsl.components.OutputArtifact[standard_artifacts.Model],
     blessing: tfx.dsl.components.OutputArtifact[standard_artifacts.ModelBlessing],
     candidate_name: tfx.dsl.components.Parameter[str],
     baseline_name: tfx.dsl.components.Parameter[str],
+    candidate_epochs: tfx.dsl.components.Parameter[int],
+    baseline_epochs: tfx.dsl.components.Parameter[int],
     min_accuracy: tfx.dsl.components.Parameter[float],
+    min_gain_over_chance: tfx.dsl.components.Parameter[float],
+    allow_untrained: tfx.dsl.components.Parameter[bool],
     min_gain: tfx.dsl.components.Parameter[float],
 ) -> None:
     accuracy = overall_accuracy(evaluation.uri)
     decision = decide(
-        ModelScore(CANDIDATE, candidate_name, accuracy[CANDIDATE]),
-        ModelScore(BASELINE, baseline_name, accuracy[BASELINE]),
+        ModelScore(CANDIDATE, candidate_name, accuracy[CANDIDATE], candidate_epochs),
+        ModelScore(BASELINE, baseline_name, accuracy[BASELINE], baseline_epochs),
         candidate_blessed=bool(candidate_blessing.get_int_custom_property("blessed")),
         min_accuracy=min_accuracy,
         min_gain=min_gain,
+        num_classes=len(class_names.read(examples.uri)),
+        min_gain_over_chance=min_gain_over_chance,
+        allow_untrained=allow_untrained,
     )
     io_utils.write_string_file(os.path.join(blessing.uri, DECISION_FILE), decision.to_json())
     blessing.set_int_custom_property("blessed", int(decision.winner is not None))

@@ -13,11 +13,13 @@ SCORE_TOLERANCE = 1e-6
 
 @dataclass(frozen=True)
 class ModelScore:
-    """One evaluated model: its role in the evaluation, registered name and top-1 accuracy."""
+    """One evaluated model: its role in the evaluation, registered name, top-1 accuracy, and
+    the epochs it was trained for (0: untrained; None: not known)."""
 
     role: str
     model: str
     accuracy: float
+    epochs: int | None = None
 
 
 @dataclass(frozen=True)
@@ -25,9 +27,10 @@ class Decision:
     """The run's gating outcome between its two models, written as JSON next to the winner and
     printed after a run.
 
-    `winner` is None when no model clears the floor. Whether the winner replaces the model in
-    production is decided when it is pushed (`PushRecord`), never here: this decision is
-    cached with the run's models, production is not.
+    `winner` is None when neither model may be pushed. Whether the winner replaces the model
+    in production is decided when it is pushed (`PushRecord`), never here: this decision is
+    cached with the run's models, production is not. `floor` is the accuracy a winner needs
+    (`accuracy_floor`), `num_classes` the classes it was set from.
     """
 
     winner: ModelScore | None
@@ -37,6 +40,8 @@ class Decision:
     min_accuracy: float
     min_gain: float
     reason: str
+    floor: float = 0.0
+    num_classes: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -50,6 +55,16 @@ class Decision:
         return cls(**{**data, **scores})
 
 
+def accuracy_floor(
+    min_accuracy: float, num_classes: int | None, min_gain_over_chance: float
+) -> float:
+    """The accuracy a model needs to be pushed: `min_accuracy`, and at least
+    `min_gain_over_chance` above chance (1 / `num_classes`) when the class count is known.
+    An absolute floor alone lets a chance-level model through on 4 classes or fewer."""
+    chance = 1 / num_classes if num_classes else 0.0
+    return max(min_accuracy, chance + min_gain_over_chance)
+
+
 def decide(
     candidate: ModelScore,
     baseline: ModelScore,
@@ -57,32 +72,55 @@ def decide(
     candidate_blessed: bool,
     min_accuracy: float,
     min_gain: float,
+    num_classes: int | None = None,
+    min_gain_over_chance: float = 0.0,
+    allow_untrained: bool = False,
 ) -> Decision:
-    """The candidate wins when the Evaluator blessed it; else the baseline, if above the floor.
+    """The candidate wins when the Evaluator blessed it, its gain over the baseline is more
+    than `min_gain` (a tie keeps the baseline, the incumbent) and it may be pushed; else the
+    baseline, when it may be pushed. A model may be pushed when it reaches the floor
+    (`accuracy_floor`) and was trained, unless `allow_untrained`.
 
-    `candidate_blessed` is TFMA's verdict (floor and gain over the baseline, both checked by the
-    Evaluator); the baseline's floor is checked here because TFMA never validates a baseline.
+    `candidate_blessed` is TFMA's verdict (absolute floor and gain >= `min_gain`); the
+    baseline, which TFMA never validates, and the chance floor are checked here.
     """
+    floor = accuracy_floor(min_accuracy, num_classes, min_gain_over_chance)
+    floor_text = f"the accuracy floor {floor:.4f}"
+    if num_classes and floor > min_accuracy:
+        floor_text += f" (chance 1/{num_classes} + {min_gain_over_chance:.4f})"
+
+    def unfit(score: ModelScore) -> str | None:
+        if score.epochs == 0 and not allow_untrained:
+            return f"{score.model} was trained for 0 epochs (gate.allow_untrained pushes it)"
+        if score.accuracy < floor:
+            return f"{score.model} {score.accuracy:.4f} is below {floor_text}"
+        return None
+
     gain = candidate.accuracy - baseline.accuracy
-    if candidate_blessed:
-        winner = candidate
-        reason = (
-            f"{candidate.model} blessed: accuracy {candidate.accuracy:.4f} >= floor "
-            f"{min_accuracy:.4f} and gain {gain:+.4f} over {baseline.model} >= {min_gain:+.4f}"
-        )
-    elif baseline.accuracy >= min_accuracy:
-        winner = baseline
-        reason = (
+    if not candidate_blessed:
+        why_not = (
             f"{candidate.model} not blessed (accuracy {candidate.accuracy:.4f}, gain {gain:+.4f} "
-            f"over {baseline.model}; needs >= {min_accuracy:.4f} and >= {min_gain:+.4f}); "
-            f"{baseline.model} clears the floor with {baseline.accuracy:.4f}"
+            f"over {baseline.model}; needs >= {min_accuracy:.4f} and >= {min_gain:+.4f})"
+        )
+    elif gain <= min_gain + SCORE_TOLERANCE:
+        why_not = (
+            f"{candidate.model} blessed by the Evaluator, but its gain {gain:+.4f} over "
+            f"{baseline.model} is not more than {min_gain:+.4f} (a tie keeps the baseline)"
         )
     else:
-        winner = None
+        why_not = unfit(candidate)
+    if why_not is None:
+        winner = candidate
         reason = (
-            f"no model clears the accuracy floor {min_accuracy:.4f}: {candidate.model} "
-            f"{candidate.accuracy:.4f}, {baseline.model} {baseline.accuracy:.4f}"
+            f"{candidate.model} blessed: accuracy {candidate.accuracy:.4f} >= {floor_text} and "
+            f"gain {gain:+.4f} over {baseline.model} > {min_gain:+.4f}"
         )
+    elif (baseline_unfit := unfit(baseline)) is None:
+        winner = baseline
+        reason = f"{why_not}; {baseline.model} clears {floor_text} with {baseline.accuracy:.4f}"
+    else:
+        winner = None
+        reason = f"no model may be pushed: {why_not}; {baseline_unfit}"
     return Decision(
         winner=winner,
         candidate=candidate,
@@ -91,6 +129,8 @@ def decide(
         min_accuracy=min_accuracy,
         min_gain=min_gain,
         reason=reason,
+        floor=floor,
+        num_classes=num_classes,
     )
 
 

@@ -23,6 +23,7 @@ import tensorflow_model_analysis as tfma
 from PIL import Image
 
 import pipeline_runner
+from components.winner.component import read_decision
 from models.signatures import RAW_BYTES_SIGNATURE
 from pipeline.commands.run import EXIT_NOTHING_PUSHED
 from pipeline.config import PRESETS
@@ -208,11 +209,11 @@ def test_crippled_candidate_is_not_pushed_the_cnn_is(workspace, first_run):
     # Compared with the CNN of the same run only (the production gate has its own test).
     no_production_gate = "gate.min_gain_over_production=-1"
     assert run(workspace, "--set", "candidate.epochs=0", "--set", no_production_gate) == 0
-    newest = pushed_versions(workspace)[-1]
-    decision = pushed_decision(newest)
-    assert decision["candidate_blessed"] is False
-    assert decision["winner"]["role"] == "baseline"
-    assert decision["baseline"]["accuracy"] > decision["candidate"]["accuracy"]
+    winner = latest_outputs(store(workspace), NAME, "SelectWinner")["blessing"]
+    decision = read_decision(winner.uri)
+    assert decision.candidate.epochs == 0
+    assert decision.winner == decision.baseline
+    assert decision.baseline.accuracy > decision.candidate.accuracy
 
     runs = executed_nodes(store(workspace), NAME)
     assert runs["CandidateTrainer"] == 2, "the changed candidate config must retrain"
@@ -222,7 +223,10 @@ def test_crippled_candidate_is_not_pushed_the_cnn_is(workspace, first_run):
 def test_a_worse_model_does_not_replace_the_one_in_production(workspace, first_run, capsys):
     before = pushed_versions(workspace)
     in_production = pushed_decision(before[-1])["winner"]["model"]
-    untrained = ("--set", "candidate.epochs=0", "--set", "baseline.epochs=0")
+    untrained = (
+        *("--set", "candidate.epochs=0", "--set", "baseline.epochs=0"),
+        *("--set", "gate.allow_untrained=true"),
+    )
     assert run(workspace, *untrained) == EXIT_NOTHING_PUSHED
     assert pushed_versions(workspace) == before
     assert (
@@ -232,6 +236,9 @@ def test_a_worse_model_does_not_replace_the_one_in_production(workspace, first_r
 
 def test_nothing_is_pushed_when_no_model_clears_the_floor(workspace, first_run, capsys):
     before = pushed_versions(workspace)
-    assert run(workspace, "--min-accuracy=1.01") == EXIT_NOTHING_PUSHED
+    # Chance (1/10) + 1: a floor no model reaches, not even a perfect one.
+    assert run(workspace, "--set", "gate.min_gain_over_chance=1") == EXIT_NOTHING_PUSHED
     assert pushed_versions(workspace) == before
-    assert "no model clears the accuracy floor 1.0100" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "no model may be pushed: " in out
+    assert "is below the accuracy floor 1.1000 (chance 1/10 + 1.0000)" in out

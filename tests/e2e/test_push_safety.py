@@ -21,8 +21,11 @@ from tests.e2e.workspace import make_workspace, run_smoke
 
 pytestmark = pytest.mark.e2e
 
-# Untrained models (chance level) that still clear the floor: a worse winner.
-UNTRAINED = ("--set", "candidate.epochs=0", "--set", "baseline.epochs=0", "--min-accuracy=0")
+# Untrained models (chance level) allowed to win: a worse winner.
+UNTRAINED = (
+    *("--set", "candidate.epochs=0", "--set", "baseline.epochs=0"),
+    *("--set", "gate.allow_untrained=true", "--min-accuracy=0"),
+)
 TRAINED = ("--epochs=8",)
 
 

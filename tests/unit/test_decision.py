@@ -22,7 +22,40 @@ def test_unblessed_candidate_falls_back_to_baseline_above_floor():
 def test_nothing_wins_when_baseline_is_below_floor():
     decision = decide(VT, CNN, candidate_blessed=False, min_accuracy=0.7, min_gain=0.0)
     assert decision.winner is None
-    assert "no model clears the accuracy floor 0.7000" in decision.reason
+    assert decision.reason.startswith("no model may be pushed: vt_resnet_tiny not blessed")
+    assert decision.reason.endswith("resnet_tiny 0.5800 is below the accuracy floor 0.7000")
+
+
+def test_the_floor_is_relative_to_chance():
+    # 2 classes: 0.58 is 8 points above chance, under the default 10.
+    two_classes = dict(candidate_blessed=False, min_accuracy=0.2, min_gain=0.0, num_classes=2)
+    decision = decide(VT, CNN, **two_classes, min_gain_over_chance=0.1)
+    assert decision.winner is None
+    assert "below the accuracy floor 0.6000 (chance 1/2 + 0.1000)" in decision.reason
+    assert decision.floor == 0.6
+    assert decide(VT, CNN, **two_classes, min_gain_over_chance=0.05).winner == CNN
+    # 10 classes: the absolute floor 0.2 is the higher one.
+    ten = decide(VT, CNN, **{**two_classes, "num_classes": 10}, min_gain_over_chance=0.05)
+    assert ten.floor == 0.2
+
+
+def test_a_tie_keeps_the_baseline_even_when_the_evaluator_blessed_it():
+    tie = ModelScore("candidate", "vt_resnet_tiny", CNN.accuracy)
+    decision = decide(tie, CNN, candidate_blessed=True, min_accuracy=0.5, min_gain=0.0)
+    assert decision.winner == CNN
+    assert "is not more than +0.0000 (a tie keeps the baseline)" in decision.reason
+
+
+def test_an_untrained_model_is_never_pushed_unless_allowed():
+    untrained_vt = ModelScore("candidate", "vt_resnet_tiny", 0.61, epochs=0)
+    untrained_cnn = ModelScore("baseline", "resnet_tiny", 0.58, epochs=0)
+    rules = dict(min_accuracy=0.5, min_gain=0.0)
+    decision = decide(untrained_vt, CNN, candidate_blessed=True, **rules)
+    assert decision.winner == CNN
+    assert "vt_resnet_tiny was trained for 0 epochs (gate.allow_untrained" in decision.reason
+    assert decide(untrained_vt, untrained_cnn, candidate_blessed=True, **rules).winner is None
+    allowed = decide(untrained_vt, CNN, candidate_blessed=True, **rules, allow_untrained=True)
+    assert allowed.winner == untrained_vt
 
 
 def test_decision_json_round_trip():
