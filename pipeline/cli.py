@@ -14,6 +14,7 @@ FLAG_FIELDS = {
     "dataset": "data.source",
     "data_dir": "data.data_dir",
     "cache_dir": "data.cache_dir",
+    "download": "data.download",
     "max_per_class": "data.max_per_class",
     "read_outside_data_dir": "data.read_outside_data_dir",
     "image_size": "data.image_size",
@@ -40,8 +41,15 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--data-dir", help="directory of the data set in the source's layout")
     group.add_argument(
         "--cache-dir",
-        help="where CIFAR archives are downloaded and unpacked when --data-dir does not exist "
-        "(default $XDG_CACHE_HOME/vt-tfx/datasets, i.e. ~/.cache/vt-tfx/datasets)",
+        help="where CIFAR archives are downloaded and unpacked (default "
+        "$XDG_CACHE_HOME/vt-tfx/datasets, i.e. ~/.cache/vt-tfx/datasets)",
+    )
+    group.add_argument(
+        "--download",
+        action="store_true",
+        default=None,
+        help="CIFAR: when --data-dir does not exist, use the official archive in --cache-dir, "
+        "downloaded if missing (without it a missing --data-dir is an error)",
     )
     group.add_argument(
         "--max-per-class",

@@ -75,9 +75,11 @@ class DataConfig:
         None reads all.
       max_rejected_fraction: ExampleGen fails when more than this fraction of the inputs
         (corrupt, empty or non-image files, unknown classes...) is rejected.
-      cache_dir: where official archives (CIFAR) are downloaded and unpacked when `data_dir`
-        does not exist; None is `$XDG_CACHE_HOME/vt-tfx/datasets` (`~/.cache/...` when
-        XDG_CACHE_HOME is unset).
+      cache_dir: where official archives (CIFAR) are downloaded and unpacked; None is
+        `$XDG_CACHE_HOME/vt-tfx/datasets` (`~/.cache/...` when XDG_CACHE_HOME is unset).
+      download: CIFAR: a `data_dir` that does not exist means the official archive in
+        `cache_dir`, downloaded when missing (off: a mistyped path is an error). An empty
+        `data_dir`, the CIFAR presets' default, always means the cache.
       shard_mb: about this many MiB of serialized examples per output TFRecord shard; shards
         are written in a repeatable order (`components/image_example_gen/shards.py`).
       read_outside_data_dir: read inputs that lead outside `data_dir` (symlinks, `..`,
@@ -93,6 +95,7 @@ class DataConfig:
     max_per_class: int | None = None
     max_rejected_fraction: float = 0.001
     cache_dir: str | None = None
+    download: bool = False
     shard_mb: float = 128.0
     read_outside_data_dir: bool = False
 
@@ -425,7 +428,7 @@ def _cifar10() -> PipelineConfig:
     """Full CIFAR-10 (python layout, `--data-dir`): VT-ResNet-18 vs ResNet-18, CIFAR stems."""
     return PipelineConfig(
         name="cifar10",
-        data=DataConfig(source="cifar10", data_dir="cifar-10-batches-py"),
+        data=DataConfig(source="cifar10", data_dir=""),  # the cache: downloaded if missing
         candidate=ModelConfig("vt_resnet18_cifar"),
         baseline=ModelConfig("resnet18_cifar"),
         train=TrainConfig(epochs=100, batch_size=128, learning_rate=2e-3, warmup_epochs=5),
@@ -440,7 +443,7 @@ def _cifar100() -> PipelineConfig:
     return dataclasses.replace(
         cifar10,
         name="cifar100",
-        data=DataConfig(source="cifar100", data_dir="cifar-100-python", schema="cifar100"),
+        data=DataConfig(source="cifar100", data_dir="", schema="cifar100"),
         gate=GateConfig(min_accuracy=0.3),
     )
 

@@ -133,12 +133,16 @@ def read_class_names(data_dir: str, source: str) -> list[str]:
     return class_names
 
 
-def resolve_data_dir(data_dir: str, source: str, cache_dir: str | None = None) -> str:
+def resolve_data_dir(
+    data_dir: str, source: str, cache_dir: str | None = None, download: bool = False
+) -> str:
     """The directory holding the source's files, given it or (e.g. for CIFAR) its parent or
-    official archive; CIFAR is downloaded into `cache_dir` (default
-    `download.default_cache_dir()`) when `data_dir` does not exist.
+    official archive. For CIFAR, an empty `data_dir` (or, with `download`, one that does not
+    exist) is the official archive in `cache_dir` (default `download.default_cache_dir()`),
+    downloaded when missing.
 
-    Raises FileNotFoundError naming the expected layout when there is none, or saying where
-    to put the archive when it cannot be downloaded.
+    Raises FileNotFoundError naming the expected layout when there is none, when `data_dir`
+    does not exist, or saying where to put the archive when it cannot be downloaded.
     """
-    return sources.get_source(source, cache_dir=cache_dir).resolve_data_dir(data_dir)
+    options = {"cache_dir": cache_dir, "download": download or None}
+    return sources.get_source(source, **options).resolve_data_dir(data_dir)

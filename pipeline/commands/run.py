@@ -108,7 +108,7 @@ def resolve_data(config: PipelineConfig, runner: str) -> PipelineConfig:
     data = config.data
     if runner != "local" and "://" in data.data_dir:
         return config
-    data_dir = resolve_data_dir(data.data_dir, data.source, data.cache_dir)
+    data_dir = resolve_data_dir(data.data_dir, data.source, data.cache_dir, data.download)
     if runner == "local":
         check_models(config, len(read_class_names(data_dir, data.source)))
     return dataclasses.replace(config, data=dataclasses.replace(data, data_dir=data_dir))

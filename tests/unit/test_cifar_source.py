@@ -159,7 +159,9 @@ def _published_at(tmp_path: Path, md5: str | None = None) -> tuple[download.Arch
 
 def test_missing_data_dir_downloads_the_archive_once_and_checks_its_md5(tmp_path: Path) -> None:
     archive, served = _published_at(tmp_path)
-    source = dataclasses.replace(CIFAR10, archive=archive, cache_dir=str(tmp_path / "cache"))
+    source = dataclasses.replace(
+        CIFAR10, archive=archive, cache_dir=str(tmp_path / "cache"), download=True
+    )
 
     resolved = source.resolve_data_dir(str(tmp_path / "nowhere"))
     served.unlink()  # a second resolution must not download again
@@ -173,7 +175,7 @@ def test_default_cache_is_in_the_xdg_cache_home(tmp_path: Path, monkeypatch) -> 
     archive, _ = _published_at(tmp_path)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
 
-    resolved = dataclasses.replace(CIFAR10, archive=archive).resolve_data_dir(str(tmp_path / "no"))
+    resolved = dataclasses.replace(CIFAR10, archive=archive).resolve_data_dir("")
 
     cache = tmp_path / "xdg" / "vt-tfx" / "datasets"
     assert resolved == str(cache / "cifar-10-python" / "cifar-10-batches-py")
@@ -186,7 +188,8 @@ def test_default_cache_is_in_the_xdg_cache_home(tmp_path: Path, monkeypatch) -> 
 def test_cache_dir_flag_reaches_the_source(tmp_path: Path) -> None:
     # A copy unpacked by an earlier run: found there, nothing is downloaded.
     cached = write_cifar10_python(tmp_path / "cache" / "cifar-10-python", IMAGES_PER_BATCH)
-    args = run.parse_args([f"--data-dir={tmp_path / 'nowhere'}", f"--cache-dir={tmp_path}/cache"])
+    flags = [f"--data-dir={tmp_path / 'nowhere'}", f"--cache-dir={tmp_path}/cache", "--download"]
+    args = run.parse_args(flags)
     config = run.build_config(args)
 
     assert config.data.cache_dir == f"{tmp_path}/cache"
@@ -195,7 +198,9 @@ def test_cache_dir_flag_reaches_the_source(tmp_path: Path) -> None:
 
 def test_download_with_a_wrong_md5_is_deleted_and_reported(tmp_path: Path) -> None:
     archive, _ = _published_at(tmp_path, md5="0" * 32)
-    source = dataclasses.replace(CIFAR10, archive=archive, cache_dir=str(tmp_path / "cache"))
+    source = dataclasses.replace(
+        CIFAR10, archive=archive, cache_dir=str(tmp_path / "cache"), download=True
+    )
 
     with pytest.raises(ValueError, match="published MD5 is 0{32}: the download is damaged"):
         source.resolve_data_dir(str(tmp_path / "nowhere"))
@@ -207,7 +212,7 @@ def test_archive_put_in_the_cache_by_hand_is_md5_checked_and_kept(tmp_path: Path
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / archive.file_name).write_bytes(served.read_bytes())
-    source = dataclasses.replace(CIFAR10, archive=archive, cache_dir=str(cache))
+    source = dataclasses.replace(CIFAR10, archive=archive, cache_dir=str(cache), download=True)
 
     with pytest.raises(ValueError, match=f"has MD5 .* published MD5 of .* is {'0' * 32}"):
         source.resolve_data_dir(str(tmp_path / "nowhere"))
@@ -217,9 +222,25 @@ def test_archive_put_in_the_cache_by_hand_is_md5_checked_and_kept(tmp_path: Path
 def test_offline_says_where_to_put_the_files(tmp_path: Path) -> None:
     offline = download.Archive((tmp_path / "unreachable.tar.gz").as_uri(), "0" * 32)
     source = dataclasses.replace(CIFAR10, archive=offline, cache_dir=str(tmp_path / "cache"))
+    # An empty data dir means the cache, as in the cifar10 preset.
 
     with pytest.raises(FileNotFoundError, match=r"put unreachable.tar.gz .* in .*/cache, or pass"):
-        source.resolve_data_dir(str(tmp_path / "nowhere"))
+        source.resolve_data_dir("")
+
+
+def test_a_missing_data_dir_is_an_error_not_a_download(tmp_path: Path) -> None:
+    archive, served = _published_at(tmp_path)
+    source = dataclasses.replace(CIFAR10, archive=archive, cache_dir=str(tmp_path / "cache"))
+
+    with pytest.raises(FileNotFoundError) as error:
+        source.resolve_data_dir(str(tmp_path / "cifar-10-batchs-py"))
+
+    assert str(error.value) == (
+        f"{tmp_path / 'cifar-10-batchs-py'} does not exist: check --data-dir, or pass "
+        f"--download to use the official cifar-10-python.tar.gz in {tmp_path / 'cache'} "
+        "(downloaded when missing)"
+    )
+    assert not (tmp_path / "cache").exists()
 
 
 def test_existing_dir_without_the_layout_names_both_layouts(tmp_path: Path) -> None:

@@ -17,11 +17,13 @@ of the official file of that name (CIFAR-10: 10,000 per batch; CIFAR-100: 50,000
 least the records its size starts (a truncated file held at least those).
 
 The data dir may be the batches directory, its parent, or an official `.tar.gz` (unpacked
-into the cache dir). When it does not exist, the official python archive is downloaded into
-the cache dir, checked against its published MD5 and unpacked. Both variants are
-`CifarSource` instances: they differ in names, not in code. The pickles are untrusted input:
-they are loaded by `safe_pickle.loads`, which runs none of their code and refuses any pickle
-that names more than numpy arrays.
+into the cache dir). An empty data dir means the official python archive in the cache dir:
+unpacked there by an earlier run or put there by hand, else downloaded, checked against its
+published MD5 and unpacked. A data dir that does not exist is an error (a mistyped path must
+not start a download) unless the source is told to `download`: then the cache is used too.
+Both variants are `CifarSource` instances: they differ in names, not in code. The pickles
+are untrusted input: they are loaded by `safe_pickle.loads`, which runs none of their code
+and refuses any pickle that names more than numpy arrays.
 """
 
 import dataclasses
@@ -85,6 +87,8 @@ class CifarSource(base.ImageSource):
       archive: the official python-layout archive, downloaded when no local copy exists.
       cache_dir: where archives are downloaded and unpacked; None is
         `download.default_cache_dir()`.
+      download: a data dir that does not exist means the official archive in the cache dir
+        (downloaded if missing), as an empty one always does.
     """
 
     name: str
@@ -97,35 +101,41 @@ class CifarSource(base.ImageSource):
     coarse_names_key: bytes = b""
     coarse_labels_key: bytes = b""
     cache_dir: str | None = None
+    download: bool = False
 
     def resolve_data_dir(self, data_dir: str) -> str:
-        """The batches directory in `data_dir`, its sub-directory, an archive, or the cache.
+        """The batches directory in `data_dir`, its sub-directory, an archive, or the cache
+        (see the module docstring).
 
         Raises FileNotFoundError naming the layout when an existing `data_dir` holds neither
-        layout, or when it does not exist and the official archive cannot be downloaded.
+        layout, when it does not exist (unless `download`), or when the official archive
+        cannot be downloaded.
         """
         if data_dir.endswith(".tar.gz") and files.exists(data_dir):
             return self._unpack(data_dir)
-        found = self._find_layout(data_dir)
+        found = self._find_layout(data_dir) if data_dir else None
         if found:
             return found
-        if files.isdir(data_dir) or files.exists(data_dir):
+        if data_dir and (files.isdir(data_dir) or files.exists(data_dir)):
             raise FileNotFoundError(
                 f"found no {self.python.meta_file} nor {self.binary.meta_file} in {data_dir} "
                 f"nor in its {self.python.subdir}/ or {self.binary.subdir}/: "
                 f"expected {self.layout}"
             )
-        # A copy unpacked by an earlier run, or put in the cache by the user.
         cache_dir = self._cache_dir()
+        if data_dir and not self.download:
+            raise FileNotFoundError(
+                f"{data_dir} does not exist: check --data-dir, or pass --download to use the "
+                f"official {self.archive.file_name} in {cache_dir} (downloaded when missing)"
+            )
+        # A copy unpacked by an earlier run, or put in the cache by the user.
         cached = self._find_layout(self._unpacked_dir(self.archive.file_name)) or (
             self._find_layout(cache_dir)
         )
         if cached:
-            logging.info("%s does not exist: using the copy in %s", data_dir, cached)
+            logging.info("using the copy of %s in %s", self.archive.file_name, cached)
             return cached
-        logging.warning(
-            "%s does not exist: downloading %s into %s", data_dir, self.archive.url, cache_dir
-        )
+        logging.warning("downloading %s into %s", self.archive.url, cache_dir)
         return self._unpack(download.fetch(self.archive, cache_dir))
 
     def splits(self, data_dir: str) -> dict[str, str]:
