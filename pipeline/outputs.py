@@ -114,3 +114,25 @@ def executed_nodes(store: metadata_store.MetadataStore, pipeline_name: str) -> d
         if context.name.startswith(prefix):
             counts[context.name[len(prefix) :]] = len(store.get_executions_by_context(context.id))
     return counts
+
+
+ABANDONED_PROPERTY = "abandoned"
+_UNFINISHED = (metadata_store_pb2.Execution.NEW, metadata_store_pb2.Execution.RUNNING)
+
+
+def fail_abandoned_executions(store: metadata_store.MetadataStore, pipeline_name: str) -> list[str]:
+    """Marks FAILED the executions of the pipeline that a killed run left NEW or RUNNING, with
+    a custom property saying so, and returns their component ids. Call it only while no run
+    of the pipeline is under way (under `pipeline.locking.pipeline_lock`)."""
+    abandoned = []
+    for node_id in executed_nodes(store, pipeline_name):
+        context = store.get_context_by_type_and_name("node", f"{pipeline_name}.{node_id}")
+        for execution in store.get_executions_by_context(context.id):
+            if execution.last_known_state in _UNFINISHED:
+                execution.last_known_state = metadata_store_pb2.Execution.FAILED
+                execution.custom_properties[
+                    ABANDONED_PROPERTY
+                ].string_value = "left unfinished by a killed run; marked failed by the next run"
+                store.put_executions([execution])
+                abandoned.append(node_id)
+    return abandoned

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from tfx import v1 as tfx
 
 from pipeline.config import REPO_ROOT, PipelineConfig
+from pipeline.outputs import fail_abandoned_executions, open_store
 from pipeline.pipeline import create_pipeline, runtime_parameters
 
 if TYPE_CHECKING:
@@ -25,9 +27,18 @@ def run_local(config: PipelineConfig) -> None:
     """Runs the pipeline in this process: LocalDagRunner, SQLite MLMD, Beam DirectRunner.
 
     Callers hold `pipeline.locking.pipeline_lock(config)` around it, so that two runs never
-    write to one pipeline root and MLMD store at once.
+    write to one pipeline root and MLMD store at once. Executions that a killed run left
+    running are marked failed first (and said so on stderr).
     """
     os.makedirs(os.path.dirname(config.metadata_path), exist_ok=True)
+    if os.path.exists(config.metadata_path):
+        abandoned = fail_abandoned_executions(open_store(config.metadata_path), config.name)
+        if abandoned:
+            print(
+                f"marked {len(abandoned)} execution(s) a killed run left unfinished as failed: "
+                f"{', '.join(sorted(abandoned))}",
+                file=sys.stderr,
+            )
     pipeline = create_pipeline(
         config,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(

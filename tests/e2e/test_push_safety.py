@@ -92,10 +92,14 @@ def test_a_push_killed_before_it_was_recorded_is_not_pushed_again(workspace, cap
 
     status = run_smoke(workspace, *name, *TRAINED)
 
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert latest_execution(store, "killed", "Pusher").last_known_state == (
         metadata_store_pb2.Execution.COMPLETE
     )
+    [killed] = store.get_executions_by_id([pusher.id])
+    assert killed.last_known_state == metadata_store_pb2.Execution.FAILED
+    assert "left unfinished as failed: Pusher" in captured.err
     assert status == 0, "the run's winner is in production"
     assert versions(workspace, "killed") == [1]
     assert "is already version 1 (in production): not pushed again" in out
