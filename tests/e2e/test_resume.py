@@ -83,8 +83,10 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
     trainer_runs = store.get_executions_by_context(
         store.get_context_by_type_and_name("node", f"{NAME}.CandidateTrainer").id
     )
-    states = sorted(e.last_known_state for e in trainer_runs)
-    assert states[-1] == metadata_store_pb2.Execution.COMPLETE and len(trainer_runs) == 2
+    killed, resumed = sorted(trainer_runs, key=lambda execution: execution.id)
+    assert resumed.last_known_state == metadata_store_pb2.Execution.COMPLETE
+    # The kill left it running; the next run marked it failed.
+    assert killed.last_known_state == metadata_store_pb2.Execution.FAILED
     run_dir = Path(latest_outputs(store, NAME, "CandidateTrainer")["model_run"].uri)
     history = json.loads((run_dir / "history.json").read_text())
     assert [row["epoch"] for row in history] == list(range(1, EPOCHS + 1))
