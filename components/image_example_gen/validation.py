@@ -22,14 +22,24 @@ class DataAnomaliesError(ValueError):
 
 
 def describe(split: str, anomalies: anomalies_pb2.Anomalies) -> str:
-    """One line: the split and, per anomalous feature, TFDV's short description."""
+    """One line: the split and, per anomalous feature, TFDV's short description followed by
+    its long one, which names the offending values ("Examples contain values missing from
+    the schema: dgo (~1%)")."""
     problems = [
-        f"{feature}: {info.short_description or info.description}"
+        f"{feature}: {_short_and_long(info)}"
         for feature, info in sorted(anomalies.anomaly_info.items())
     ]
     if anomalies.HasField("dataset_anomaly_info"):
         problems.append(f"(data set): {anomalies.dataset_anomaly_info.short_description}")
     return f"split {split}: " + "; ".join(problems)
+
+
+def _short_and_long(info: anomalies_pb2.AnomalyInfo) -> str:
+    short = " ".join(info.short_description.split())
+    detail = " ".join(info.description.split())
+    if short and detail and detail != short:
+        return f"{short} ({detail})"
+    return short or detail
 
 
 class Executor(example_validator_executor.Executor):

@@ -112,7 +112,7 @@ def test_anomalies_are_described_one_line_per_split() -> None:
         anomalies_pb2.Anomalies(),
     )
 
-    assert describe("eval", anomalies) == "split eval: label: Out-of-range values"
+    assert describe("eval", anomalies) == "split eval: label: Out-of-range values (long)"
 
 
 def test_cli_stops_with_one_line_and_keeps_the_records(tmp_path: Path, capsys) -> None:
