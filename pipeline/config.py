@@ -82,6 +82,8 @@ class DataConfig:
         `data_dir`, the CIFAR presets' default, always means the cache.
       shard_mb: about this many MiB of serialized examples per output TFRecord shard; shards
         are written in a repeatable order (`components/image_example_gen/shards.py`).
+      min_images_per_class: ExampleGen stops the run unless two classes or more have at least
+        this many training examples; classes below it are named in the run summary.
       read_outside_data_dir: read inputs that lead outside `data_dir` (symlinks, `..`,
         absolute manifest paths); by default they are rejected unread (docs/datasets.md,
         "Untrusted data").
@@ -97,6 +99,7 @@ class DataConfig:
     cache_dir: str | None = None
     download: bool = False
     shard_mb: float = 128.0
+    min_images_per_class: int = 5
     read_outside_data_dir: bool = False
 
     def __post_init__(self):
@@ -109,6 +112,7 @@ class DataConfig:
                 "max_per_class": AT_LEAST_1,
                 "max_rejected_fraction": FRACTION,
                 "shard_mb": POSITIVE,
+                "min_images_per_class": AT_LEAST_1,
             },
         )
 
@@ -418,6 +422,7 @@ def _smoke() -> PipelineConfig:
     """The smallest meaningful run, for tests: one epoch each, small batches."""
     return PipelineConfig(
         name="smoke",
+        data=DataConfig(min_images_per_class=1),
         train=TrainConfig(epochs=1, batch_size=16, warmup_epochs=0),
         # One epoch on a few images: the tests check the plumbing, not accuracy.
         gate=GateConfig(min_accuracy=0.0, min_gain_over_chance=-1.0),

@@ -88,6 +88,7 @@ def create_pipeline(
         max_rejected_fraction=config.data.max_rejected_fraction,
         shard_bytes=round(config.data.shard_mb * 2**20),
         read_outside_data_dir=config.data.read_outside_data_dir,
+        min_images_per_class=config.data.min_images_per_class,
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema_dir + "/schema.pbtxt")
@@ -187,6 +188,7 @@ def create_pipeline(
         candidate_overrides_json=json.dumps(config.candidate.overrides, sort_keys=True),
         baseline_overrides_json=json.dumps(config.baseline.overrides, sort_keys=True),
         image_size=config.data.image_size,
+        min_images_per_class=config.data.min_images_per_class,
     )
     return tfx.dsl.Pipeline(
         pipeline_name=config.name,

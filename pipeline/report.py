@@ -42,6 +42,12 @@ def print_run_summary(config: PipelineConfig) -> bool:
     if examples is not None:
         print()
         print(f"Examples:       {examples_summary(examples.uri)}")
+        from components.report.render import data_summary
+
+        description, warnings = data_summary(examples.uri, config.data.min_images_per_class)
+        print(f"Classes:        {description}")
+        for warning in warnings:
+            print(f"warning: {warning}")
     print()
     print("Gating decision (top-1 accuracy on the eval split):")
     _print_scores([decision.candidate, decision.baseline], decision.reason)
@@ -160,7 +166,7 @@ def report_dir(config: PipelineConfig, run_id: str) -> str:
 def write_run_report(config: PipelineConfig, run: str = "latest") -> str:
     """Writes the HTML report of run `run` under `report_dir`; returns index.html's path."""
     from components.report.component import model_run, split_files
-    from components.report.render import write_report
+    from components.report.render import data_summary, write_report
 
     outputs = find_run_outputs(config, run)
     runs = [
@@ -174,6 +180,7 @@ def write_run_report(config: PipelineConfig, run: str = "latest") -> str:
         evaluation_uri=outputs.evaluation_uri,
         decision=outputs.decision,
         push=outputs.push,
+        data=data_summary(outputs.examples_uri, config.data.min_images_per_class),
         image_size=outputs.image_size,
         output_dir=report_dir(config, outputs.run_id),
     )

@@ -46,6 +46,7 @@ def create_image_example_gen(
     max_rejected_fraction: float = rejects.DEFAULT_MAX_REJECTED_FRACTION,
     shard_bytes: int = shards.DEFAULT_SHARD_BYTES,
     read_outside_data_dir: bool = False,
+    min_images_per_class: int = 1,
     input_base: str | tfx.dsl.experimental.RuntimeParameter | None = None,
 ) -> FileBasedExampleGen:
     """Returns an ExampleGen turning the image data set in `data_dir` into examples.
@@ -67,6 +68,8 @@ def create_image_example_gen(
         (`shards.WriteSplits`).
       read_outside_data_dir: read inputs that lead outside the data dir (symlinks, `..`,
         absolute manifest paths); by default they are rejected, unread.
+      min_images_per_class: fail unless two classes or more have at least this many examples
+        in the train split.
       input_base: the directory read at run time, default `data_dir`; a RuntimeParameter lets
         each run of a compiled pipeline read another directory of the same layout.
 
@@ -76,7 +79,12 @@ def create_image_example_gen(
     if shard_bytes < 1:
         raise ValueError(f"the output shard size must be positive, not {shard_bytes} bytes")
     reader = executor.ReaderConfig(
-        source, max_per_class, max_rejected_fraction, shard_bytes, read_outside_data_dir
+        source,
+        max_per_class,
+        max_rejected_fraction,
+        shard_bytes,
+        read_outside_data_dir,
+        min_images_per_class,
     )
     input_splits = splits or reader.image_source().splits(data_dir)
     output_config = (

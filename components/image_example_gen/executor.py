@@ -24,7 +24,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.image_example_gen import files, reading, rejects, shards, sources
+from components.image_example_gen import class_counts, files, reading, rejects, shards, sources
 from components.image_example_gen.class_names import write as write_class_names
 from components.image_example_gen.sources import base
 
@@ -46,6 +46,8 @@ class ReaderConfig:
       shard_bytes: about this many bytes of serialized examples per output shard.
       read_outside_data_dir: read inputs that lead outside the data dir (symlinks, `..`,
         absolute manifest paths) instead of rejecting them as OUTSIDE_DATA_DIR.
+      min_images_per_class: fail the run unless two classes or more have at least this many
+        examples in the train split (`class_counts.check`).
     """
 
     source: str
@@ -53,6 +55,7 @@ class ReaderConfig:
     max_rejected_fraction: float = rejects.DEFAULT_MAX_REJECTED_FRACTION
     shard_bytes: int = shards.DEFAULT_SHARD_BYTES
     read_outside_data_dir: bool = False
+    min_images_per_class: int = 1
 
     def image_source(self) -> sources.ImageSource:
         return sources.get_source(self.source, max_per_class=self.max_per_class)
@@ -85,7 +88,8 @@ class ReaderConfig:
                 "create_image_example_gen(), or pass custom_config=ReaderConfig(...).to_proto()"
             )
         values = json_format.MessageToDict(options)
-        for key in ("max_per_class", "shard_bytes"):  # a Struct holds every number as a float
+        # A Struct holds every number as a float.
+        for key in ("max_per_class", "shard_bytes", "min_images_per_class"):
             if values.get(key) is not None:
                 values[key] = int(values[key])
         return cls(**values)
@@ -218,6 +222,8 @@ class Executor(BaseExampleGenExecutor):
         Raises:
           rejects.TooManyRejectsError: a one-line summary, when more than
             `max_rejected_fraction` of the inputs were rejected.
+          class_counts.TooFewClassesError: one line, when fewer than two classes have
+            `min_images_per_class` training examples.
         """
         examples = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.EXAMPLES_KEY]
@@ -253,6 +259,7 @@ class Executor(BaseExampleGenExecutor):
         if report.total_rejected:
             logging.warning("ImageExampleGen %s", report.summary())
         report.check(max_fraction)
+        class_counts.check(class_counts.read(rejected_dir), reader.min_images_per_class)
 
     def GenerateExamplesByBeam(  # noqa: N802 - TFX API.
         self, pipeline: beam.Pipeline, exec_properties: dict[str, Any]

@@ -132,6 +132,7 @@ class ReadFiles(beam.DoFn):
         split, items = parse_task(line)
         parts: dict[str, list[tuple[bytes, bytes]]] = collections.defaultdict(list)
         rejected = []
+        classes: collections.Counter[tuple[str, str]] = collections.Counter()
         for item in items:
             for record in self._read(item):
                 if isinstance(record, base.Rejected):
@@ -140,11 +141,14 @@ class ReadFiles(beam.DoFn):
                 else:
                     output = self._hash_split.split_of(record) if self._hash_split else split
                     parts[output].append(shards.keyed_record(record))
+                    [name] = record.features.feature[base.LABEL_NAME_KEY].bytes_list.value
+                    classes[output, name.decode()] += 1
         examples = sum(len(records) for records in parts.values())
         _count(f"files_read[{split}]", len(items))
         _count(f"examples_read[{split}]", examples)
         yield from parts.items()
-        report = rejects.TaskReport(examples, tuple(rejected))
+        counts = tuple((output, name, count) for (output, name), count in classes.items())
+        report = rejects.TaskReport(examples, tuple(rejected), counts)
         yield beam.pvalue.TaggedOutput(REPORT_TAG, (split, report))
 
 

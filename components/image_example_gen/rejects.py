@@ -5,7 +5,9 @@ For each input split the pipeline writes, under `<examples artifact>/rejected/`:
 - `<split>-00000-of-00001.jsonl`: one JSON object per rejected input, sorted by source id,
   `{"split", "source_id", "reason", "detail", "count"}`, `count` being the images it stands
   for (1, or for a whole unreadable batch file the images it was meant to hold);
-- `<split>-summary.json`: `{"examples": <count>, "<reason>": <rejected images>, ...}`.
+- `<split>-summary.json`: `{"examples": <count>, "<reason>": <rejected images>, ...}`;
+- `<split>-classes.json`: `{"<output split>": {"<class name>": <examples>, ...}, ...}`, the
+  examples of each class that the input split gave each output split.
 
 After the pipeline, `RejectReport.read` sums the summaries and `check` fails the run when
 the rejected fraction exceeds its limit; the executor then first copies the records to
@@ -19,7 +21,7 @@ from collections.abc import Iterable
 
 import apache_beam as beam
 
-from components.image_example_gen import files
+from components.image_example_gen import class_counts, files
 from components.image_example_gen.sources import base
 
 REJECTED_DIR = "rejected"
@@ -33,39 +35,48 @@ class TooManyRejectsError(ValueError):
     """More inputs were rejected than the configured fraction allows."""
 
 
+# (output split, class name) -> examples.
+ClassCounts = collections.Counter[tuple[str, str]]
+
+
 @dataclasses.dataclass(frozen=True)
 class TaskReport:
-    """What one read task produced besides its examples: how many, and what it rejected."""
+    """What one read task produced besides its examples: how many, of which classes in which
+    output splits ((output split, class name, count) triples), and what it rejected."""
 
     examples: int = 0
     rejected: tuple[base.Rejected, ...] = ()
+    class_counts: tuple[tuple[str, str, int], ...] = ()
+
+
+_Total = tuple[int, list[base.Rejected], ClassCounts]
 
 
 class _MergeReports(beam.CombineFn):
     """Sums `TaskReport`s into one: the counts add up, the rejected records are gathered
     (they are few: past `max_rejected_fraction` of the inputs, default 0.1%, the run fails)."""
 
-    def create_accumulator(self) -> tuple[int, list[base.Rejected]]:
-        return 0, []
+    def create_accumulator(self) -> _Total:
+        return 0, [], collections.Counter()
 
-    def add_input(
-        self, total: tuple[int, list[base.Rejected]], report: TaskReport
-    ) -> tuple[int, list[base.Rejected]]:
-        examples, rejected = total
+    def add_input(self, total: _Total, report: TaskReport) -> _Total:
+        examples, rejected, classes = total
         rejected.extend(report.rejected)
-        return examples + report.examples, rejected
+        classes.update({(split, name): count for split, name, count in report.class_counts})
+        return examples + report.examples, rejected, classes
 
-    def merge_accumulators(
-        self, totals: Iterable[tuple[int, list[base.Rejected]]]
-    ) -> tuple[int, list[base.Rejected]]:
-        merged_examples, merged_rejected = self.create_accumulator()
-        for examples, rejected in totals:
+    def merge_accumulators(self, totals: Iterable[_Total]) -> _Total:
+        merged_examples, merged_rejected, merged_classes = self.create_accumulator()
+        for examples, rejected, classes in totals:
             merged_examples += examples
             merged_rejected.extend(rejected)
-        return merged_examples, merged_rejected
+            merged_classes.update(classes)
+        return merged_examples, merged_rejected, merged_classes
 
-    def extract_output(self, total: tuple[int, list[base.Rejected]]) -> TaskReport:
-        return TaskReport(total[0], tuple(total[1]))
+    def extract_output(self, total: _Total) -> TaskReport:
+        examples, rejected, classes = total
+        counts = tuple((split, name, count) for (split, name), count in sorted(classes.items()))
+        return TaskReport(examples, tuple(rejected), counts)
 
 
 def write_rejects(reports: beam.pvalue.PCollection, rejected_dir: str) -> None:
@@ -92,6 +103,13 @@ def _write_report(split_report: tuple[str, TaskReport], rejected_dir: str) -> No
     summary = {_EXAMPLES: report.examples, **reasons}
     files.write_text(
         base.join(rejected_dir, split + _SUMMARY_SUFFIX), json.dumps(summary, sort_keys=True) + "\n"
+    )
+    classes: dict[str, dict[str, int]] = collections.defaultdict(dict)
+    for output_split, name, count in report.class_counts:
+        classes[output_split][name] = count
+    files.write_text(
+        base.join(rejected_dir, split + class_counts.FILE_SUFFIX),
+        json.dumps(classes, sort_keys=True) + "\n",
     )
 
 

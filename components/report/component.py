@@ -19,7 +19,7 @@ from tfx.types import artifact, standard_artifacts
 from tfx.utils import path_utils
 
 from components.evaluator.keys import BASELINE, CANDIDATE
-from components.report.render import ModelRun, write_report
+from components.report.render import ModelRun, data_summary, write_report
 from components.winner.component import EVAL_SPLIT, read_decision, read_push_record
 from models.trainer import HISTORY_FILE
 
@@ -65,6 +65,7 @@ def RunReport(  # noqa: N802 (TFX components are named like classes)
     candidate_overrides_json: tfx.dsl.components.Parameter[str],
     baseline_overrides_json: tfx.dsl.components.Parameter[str],
     image_size: tfx.dsl.components.Parameter[int],
+    min_images_per_class: tfx.dsl.components.Parameter[int],
 ) -> None:
     candidate = (candidate_name, json.loads(candidate_overrides_json))
     baseline = (baseline_name, json.loads(baseline_overrides_json))
@@ -78,6 +79,7 @@ def RunReport(  # noqa: N802 (TFX components are named like classes)
         evaluation_uri=evaluation.uri,
         decision=read_decision(blessing.uri),
         push=read_push_record(pushed_model.uri),
+        data=data_summary(examples.uri, min_images_per_class),
         image_size=image_size,
         output_dir=report.uri,
     )

@@ -1,6 +1,6 @@
 """The run report for people: one static `index.html` with PNG plots (matplotlib, Agg).
 
-Sections (each an HTML element with this id): decision, models, curves, confusion,
+Sections (each an HTML element with this id): decision, data, models, curves, confusion,
 misclassified, disagreements, slices. Everything is read from what the run produced: each
 Trainer's `history.json` (learning curves, images/s), the exported models (parameters, and
 their predictions on the eval split, exactly as served), the Evaluator output (slices) and the
@@ -199,6 +199,25 @@ def _img(name: str | None, alt: str, empty: str) -> str:
     return f"<img src='{name}' alt='{html.escape(alt)}'>"
 
 
+def data_summary(examples_uri: str, min_images: int) -> tuple[str, list[str]]:
+    """The classes and their examples per split in one line, and the warnings about them
+    (`class_counts.warnings`), from an ImageExampleGen output."""
+    from components.image_example_gen import class_counts, class_names
+    from components.image_example_gen.rejects import REJECTED_DIR
+
+    names = class_names.read(examples_uri)
+    counts = class_counts.read(os.path.join(examples_uri, REJECTED_DIR))
+    return class_counts.describe(counts, names), class_counts.warnings(counts, names, min_images)
+
+
+def _data_html(data: tuple[str, list[str]] | None) -> str:
+    if data is None:
+        return "<p class='empty'>No class counts were recorded for this run.</p>"
+    description, warnings = data
+    items = [f"<li><b>warning:</b> {html.escape(w)}</li>" for w in warnings]
+    return f"<p>Classes: {html.escape(description)}</p><ul>{''.join(items)}</ul>"
+
+
 def _scores_table(scores: list[ModelScore]) -> str:
     rows = "".join(
         f"<tr><td>{s.role}</td><td>{html.escape(s.model)}</td><td>{s.accuracy:.4f}</td></tr>"
@@ -334,11 +353,13 @@ def write_report(
     image_size: int,
     output_dir: str,
     push: PushRecord | None = None,
+    data: tuple[str, list[str]] | None = None,
 ) -> str:
     """Writes index.html and its PNGs to `output_dir`; returns the path of index.html.
 
     `runs` are the candidate and the baseline, in that order; `image_size` is the side of the
-    images the models see (for their MACs); `push` is what the Pusher did with the winner.
+    images the models see (for their MACs); `push` is what the Pusher did with the winner;
+    `data` describes the classes per split, with warnings (`data_summary`).
     """
     tf.io.gfile.makedirs(output_dir)
     models = [tf.saved_model.load(run.model_dir) for run in runs]
@@ -352,6 +373,7 @@ def write_report(
     rows = slice_rows(evaluation_uri) if evaluation_uri else []
     sections = {
         "decision": ("Gating decision", _decision_html(decision, push)),
+        "data": ("Data", _data_html(data)),
         "models": (
             "Models",
             _models_html(

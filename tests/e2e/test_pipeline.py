@@ -47,7 +47,9 @@ COMPONENTS = {
     "Pusher",
     "RunReport",
 }
-REPORT_SECTIONS = ("decision", "models", "curves", "confusion", "misclassified", "slices")
+REPORT_SECTIONS = (
+    *("decision", "data", "models", "curves", "confusion", "misclassified", "slices"),
+)
 NAME = PRESETS["smoke"]().name
 
 

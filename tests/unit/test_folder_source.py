@@ -148,9 +148,7 @@ def test_max_per_class_takes_the_first_files_by_name(tmp_path: Path) -> None:
 
 def test_manifest_rows_label_their_images(tmp_path: Path) -> None:
     root = write_class_tree(tmp_path, ["a", "b"], per_class=2)
-    (root / "manifest.csv").write_text(
-        "path,label\na/000.jpg,dog\na/001.jpg,cat\nb/000.jpg,dog\nb/001.jpg,zebra\n"
-    )
+    (root / "manifest.csv").write_text("path,label\na/000.jpg,dog\na/001.jpg,cat\nb/000.jpg,dog\n")
     (root / "classes.txt").write_text("dog\ncat\n")
 
     examples, rejected = read_split(FOLDER, str(root), "all")
@@ -162,7 +160,16 @@ def test_manifest_rows_label_their_images(tmp_path: Path) -> None:
         b"a/001.jpg": 1,
         b"b/000.jpg": 0,
     }
-    assert [(r.source_id, r.reason) for r in rejected] == [("b/001.jpg", base.UNKNOWN_CLASS)]
+    assert rejected == []
+
+
+def test_a_manifest_label_missing_from_the_class_list_is_an_error(tmp_path: Path) -> None:
+    root = write_class_tree(tmp_path, ["a"], per_class=2)
+    (root / "manifest.csv").write_text("a/000.jpg,dog\na/001.jpg,dgo\n")
+    (root / "classes.txt").write_text("dog\ncat\n")
+
+    with pytest.raises(ValueError, match="'a/001.jpg' has label 'dgo', which classes.txt does"):
+        FOLDER.list_inputs(str(root), "manifest.csv", FOLDER.class_names(str(root)))
 
 
 def test_manifest_without_classes_file_uses_its_sorted_labels(tmp_path: Path) -> None:

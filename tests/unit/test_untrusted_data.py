@@ -216,11 +216,12 @@ def test_the_user_may_allow_inputs_outside_the_data_dir(
 
 
 def test_manifest_paths_outside_the_data_dir_are_rejected(tmp_path: Path) -> None:
-    images = write_class_tree(tmp_path / "data" / "images", ["cat"], per_class=2)
+    images = write_class_tree(tmp_path / "data" / "images", ["cat", "dog"], per_class=4)
     elsewhere = write_class_tree(tmp_path / "elsewhere", ["cat"], per_class=1)
+    inside = [f"images/{name}/{i:03d}.jpg" for name in ("cat", "dog") for i in range(1, 4)]
     rows = [
-        "images/cat/000.jpg,cat",
-        f"{images / 'cat' / '001.jpg'},cat",  # absolute, inside
+        *(f"{path},{path.split('/')[1]}" for path in inside),
+        f"{images / 'cat' / '000.jpg'},cat",  # absolute, inside
         "../elsewhere/cat/000.jpg,cat",
         f"{elsewhere / 'cat' / '000.jpg'},dog",  # absolute, outside
     ]
@@ -230,7 +231,7 @@ def test_manifest_paths_outside_the_data_dir_are_rejected(tmp_path: Path) -> Non
         tmp_path / "data", tmp_path / "examples", max_rejected_fraction=1.0
     )
 
-    assert source_ids == sorted(["images/cat/000.jpg", str(images / "cat" / "001.jpg")])
+    assert source_ids == sorted([*inside, str(images / "cat" / "000.jpg")])
     assert sorted((r["source_id"], r["reason"]) for r in records) == sorted(
         [
             ("../elsewhere/cat/000.jpg", base.OUTSIDE_DATA_DIR),

@@ -6,8 +6,9 @@ Layouts of the data dir, tried in this order:
   data dir, or absolute; each path once: a repeated one fails the run naming both lines).
   A path that leads outside the data dir is rejected unread (`OUTSIDE_DATA_DIR`) unless the
   reader is told to read outside it (`data.read_outside_data_dir`).
-  The classes are the lines of `classes.txt` beside it when present (then other labels are
-  rejected as unknown), else the sorted distinct labels.
+  The classes are the lines of `classes.txt` beside it when present (then another label is
+  an error naming its row: a typo must not become a class, nor be dropped), else the sorted
+  distinct labels.
 - `train/<class>/*` plus `val/<class>/*` and/or `test/<class>/*`: the data set's own splits.
   `val/` becomes the `eval` split; with no `val/`, `test/` does; with both, `test/` is kept
   as a `test` split that training and evaluation do not read.
@@ -125,11 +126,16 @@ class FolderSource(base.ImageSource):
         taken: dict[str, int] = {}
         inputs = []
         for path, label in self._manifest(data_dir):
+            if label not in class_index:
+                raise ValueError(
+                    f"{base.join(data_dir, MANIFEST_FILE)}: {path!r} has label {label!r}, which "
+                    f"{CLASSES_FILE} does not list: fix the label or add the class"
+                )
             taken[label] = taken.get(label, 0) + 1
             if self.max_per_class is not None and taken[label] > self.max_per_class:
                 continue
             absolute = path if os.path.isabs(path) or "://" in path else base.join(data_dir, path)
-            inputs.append(base.InputFile(absolute, path, class_index.get(label), label))
+            inputs.append(base.InputFile(absolute, path, class_index[label], label))
         return inputs
 
     def read(
