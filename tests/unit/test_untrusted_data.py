@@ -1,10 +1,12 @@
 """Everything under the data dir is untrusted: reading it never runs code, never leaves the
 data dir, and never crashes (see docs/datasets.md, "Untrusted data")."""
 
+import contextlib
 import gzip
 import json
 import pickle
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -315,6 +317,18 @@ def damaged(draw: st.DrawFn, valid: bytes) -> bytes:
     return bytes(data[: draw(st.integers(0, len(data)))])
 
 
+@contextlib.contextmanager
+def replaced(path: Path, content: bytes) -> Iterator[None]:
+    """`path` holds `content` for the block, then its own bytes again (the next example of a
+    test reuses the data set)."""
+    original = path.read_bytes()
+    path.write_bytes(content)
+    try:
+        yield
+    finally:
+        path.write_bytes(original)
+
+
 def _records(source: base.ImageSource, data_dir: Path, name: str) -> list:
     """Every record `source` reads from the file `name` of `data_dir` (a one-line error from
     its class names counts as an answer too)."""
@@ -372,14 +386,10 @@ def test_idx_files_of_random_bytes_are_rejected(
     if not data_dir.exists():
         write_mnist(data_dir, num_train=3, num_test=3)
     path = data_dir / f"train{kind}"
-    valid = path.read_bytes()
-    raw = data.draw(damaged(gzip.decompress(valid)))
-    path.write_bytes(gzip.compress(raw) if data.draw(st.booleans()) else raw)
+    raw = data.draw(damaged(gzip.decompress(path.read_bytes())))
 
-    try:
+    with replaced(path, gzip.compress(raw) if data.draw(st.booleans()) else raw):
         _records(idx.MNIST, data_dir, f"train{idx.IMAGES_SUFFIX}")
-    finally:
-        path.write_bytes(valid)
 
 
 @FUZZ
@@ -406,17 +416,14 @@ def test_imagenet_devkit_files_of_random_bytes_are_read_or_refused_in_one_line(
     data_dir = tmp_path / "imagenet"
     if not data_dir.exists():
         write_imagenet(data_dir)
-    devkit = data_dir / imagenet.DEVKIT_DATA_DIR
-    valid = (devkit / name).read_bytes()
-    (devkit / name).write_bytes(data.draw(damaged(valid)))
+    path = data_dir / imagenet.DEVKIT_DATA_DIR / name
 
-    try:
-        class_names = IMAGENET.class_names(str(data_dir))
-        IMAGENET.list_inputs(str(data_dir), "val/*", class_names)
-    except ONE_LINE_ERRORS as e:
-        assert "\n" not in str(e)
-    finally:
-        (devkit / name).write_bytes(valid)
+    with replaced(path, data.draw(damaged(path.read_bytes()))):
+        try:
+            class_names = IMAGENET.class_names(str(data_dir))
+            IMAGENET.list_inputs(str(data_dir), "val/*", class_names)
+        except ONE_LINE_ERRORS as e:
+            assert "\n" not in str(e)
 
 
 # Decompression bombs -----------------------------------------------------------------------
