@@ -316,7 +316,8 @@ class EvaluationConfig:
         features (label_name, coarse_label_name) come from the examples; image-property
         buckets (brightness_bucket, contrast_bucket) from the Transform graph inside the model.
         A feature a data set lacks yields no slices.
-      top_k: k of the top-k accuracy.
+      top_k: k of the top-k accuracy; None: 5, or the number of classes when the curated
+        schema fixes fewer.
       calibration_bins: equal-width confidence bins of the expected calibration error.
       property_buckets: quantile buckets of each image property, computed by Transform over
         the training split (4 = quartiles).
@@ -328,7 +329,7 @@ class EvaluationConfig:
         "brightness_bucket",
         "contrast_bucket",
     )
-    top_k: int = 5
+    top_k: int | None = None
     calibration_bins: int = 10
     property_buckets: int = 4
 

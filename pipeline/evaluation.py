@@ -17,6 +17,7 @@ graph, run by the Evaluator's UDF module `components.evaluator.extractors`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import tensorflow_model_analysis as tfma
@@ -33,17 +34,27 @@ from components.evaluator.keys import (
 from pipeline.config import EvaluationConfig, GateConfig
 from pipeline.schemas import num_classes_from_schema
 
+DEFAULT_TOP_K = 5
 
-def check_top_k(evaluation: EvaluationConfig, schema_dir: str) -> None:
-    """Raises ValueError when `evaluation.top_k` is above the number of classes the curated
-    schema in `schema_dir` fixes (a schema that leaves it open, e.g. the folder one, passes;
-    `EvaluationConfig` itself refuses a top_k below 1)."""
+
+def resolve_top_k(evaluation: EvaluationConfig, schema_dir: str) -> EvaluationConfig:
+    """`evaluation` with its top_k set: unset, `DEFAULT_TOP_K` or the number of classes the
+    curated schema in `schema_dir` fixes, whichever is smaller (a schema that leaves it open,
+    e.g. the folder one, gets the default).
+
+    Raises ValueError when a top_k the user set is above that number of classes
+    (`EvaluationConfig` itself refuses one below 1).
+    """
     num_classes = num_classes_from_schema(schema_dir)
+    if evaluation.top_k is None:
+        top_k = DEFAULT_TOP_K if num_classes is None else min(DEFAULT_TOP_K, num_classes)
+        return dataclasses.replace(evaluation, top_k=top_k)
     if num_classes is not None and evaluation.top_k > num_classes:
         raise ValueError(
             f"evaluation.top_k={evaluation.top_k} must be between 1 and the number of "
-            f"classes ({num_classes if num_classes is not None else 'open'})"
+            f"classes ({num_classes})"
         )
+    return evaluation
 
 
 def build_eval_config(gate: GateConfig, evaluation: EvaluationConfig) -> tfma.EvalConfig:
@@ -51,8 +62,9 @@ def build_eval_config(gate: GateConfig, evaluation: EvaluationConfig) -> tfma.Ev
 
     Nothing in it depends on the number of classes, so the pipeline is built without reading
     any data: per-class metrics find the classes when the Evaluator runs
-    (`components.evaluator.class_metrics`); check `top_k` against the curated schema with
-    `check_top_k`. The config's own checks have refused impossible values already.
+    (`components.evaluator.class_metrics`); `resolve_top_k` sets `top_k` from the curated
+    schema first (else `DEFAULT_TOP_K`). The config's own checks have refused impossible
+    values already.
     """
     model_specs = [
         tfma.ModelSpec(
@@ -84,7 +96,7 @@ def build_eval_config(gate: GateConfig, evaluation: EvaluationConfig) -> tfma.Ev
         ),
         tfma.MetricConfig(
             class_name="SparseTopKCategoricalAccuracy",
-            config=json.dumps({"k": evaluation.top_k, "name": TOP_K_ACCURACY}),
+            config=json.dumps({"k": evaluation.top_k or DEFAULT_TOP_K, "name": TOP_K_ACCURACY}),
         ),
         tfma.MetricConfig(
             class_name="SparseCategoricalCrossentropy", config=json.dumps({"name": LOSS})

@@ -152,7 +152,7 @@ def main(argv: list[str]) -> int:
         return 0
 
     print("Loading TFX, TensorFlow and Beam (about half a minute)...", file=sys.stderr)
-    from pipeline.evaluation import check_top_k
+    from pipeline.evaluation import resolve_top_k
     from pipeline.locking import PipelineBusyError, pipeline_lock
     from pipeline.logs import show_progress
     from pipeline.report import print_run_summary
@@ -160,7 +160,8 @@ def main(argv: list[str]) -> int:
 
     show_progress(verbose=args.verbose)
     try:
-        check_top_k(config.evaluation, config.schema_dir)
+        evaluation = resolve_top_k(config.evaluation, config.schema_dir)
+        config = dataclasses.replace(config, evaluation=evaluation)
         config = resolve_data(config, args.runner)
         if args.runner != "local":
             return compile_and_submit(config, args)

@@ -9,7 +9,7 @@ from components.evaluator.calibration import ExpectedCalibrationError, expected_
 from components.evaluator.class_metrics import PerClassPrecisionRecall
 from components.evaluator.keys import BASELINE, CANDIDATE
 from pipeline.config import PRESETS, EvaluationConfig, GateConfig
-from pipeline.evaluation import build_eval_config, check_top_k
+from pipeline.evaluation import build_eval_config, resolve_top_k
 from pipeline.schemas import num_classes_from_schema
 
 
@@ -20,8 +20,9 @@ def metric_names(config: tfma.EvalConfig) -> set[str]:
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_eval_config_builds_and_verifies_for_every_preset(preset):
     config = PRESETS[preset]()
-    check_top_k(config.evaluation, config.schema_dir)
-    eval_config = build_eval_config(config.gate, config.evaluation)
+    eval_config = build_eval_config(
+        config.gate, resolve_top_k(config.evaluation, config.schema_dir)
+    )
 
     # What the Evaluator does with it before running.
     checked = tfma.utils.update_eval_config_with_defaults(eval_config, has_baseline=True)
@@ -70,14 +71,22 @@ def test_curated_schemas_fix_the_number_of_classes_except_folder(preset, classes
     assert num_classes_from_schema(PRESETS[preset]().schema_dir) == classes
 
 
-def test_top_k_larger_than_the_classes_is_a_clear_error():
+def test_top_k_follows_the_classes_unless_set_and_a_too_large_one_is_a_clear_error(tmp_path):
     cifar10, folder = PRESETS["cifar10"]().schema_dir, PRESETS["folder"]().schema_dir
+    three_classes = tmp_path / "three"
+    three_classes.mkdir()
+    (three_classes / "schema.pbtxt").write_text(
+        'feature { name: "label" type: INT int_domain { min: 0 max: 2 } }'
+    )
+    assert resolve_top_k(EvaluationConfig(), cifar10).top_k == 5
+    assert resolve_top_k(EvaluationConfig(), str(three_classes)).top_k == 3
+    assert resolve_top_k(EvaluationConfig(), folder).top_k == 5  # any number of class folders
     with pytest.raises(ValueError, match="top_k=11 must be between 1 and the number of classes"):
-        check_top_k(EvaluationConfig(top_k=11), cifar10)
+        resolve_top_k(EvaluationConfig(top_k=11), cifar10)
     with pytest.raises(ValueError, match="top_k must be at least 1; got 0"):
         EvaluationConfig(top_k=0)
-    check_top_k(EvaluationConfig(top_k=10), cifar10)
-    check_top_k(EvaluationConfig(top_k=50), folder)  # any number of class folders
+    assert resolve_top_k(EvaluationConfig(top_k=10), cifar10).top_k == 10
+    assert resolve_top_k(EvaluationConfig(top_k=50), folder).top_k == 50
 
 
 def _standard_inputs(label: int, prediction: list[float]) -> metric_types.StandardMetricInputs:
