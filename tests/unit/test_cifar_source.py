@@ -248,10 +248,16 @@ def test_existing_dir_without_the_layout_names_both_layouts(tmp_path: Path) -> N
         CIFAR10.class_names(str(tmp_path))
 
 
-def test_read_class_names_says_which_split_is_missing(cifar_dir: Path) -> None:
+def test_one_split_alone_is_a_pool_and_none_is_named(cifar_dir: Path) -> None:
     (cifar_dir / "test_batch").unlink()
+    assert CIFAR10.splits(str(cifar_dir)) == {"all": "data_batch_*"}
 
-    with pytest.raises(FileNotFoundError, match="no eval files \\(test_batch\\) in .*CIFAR-10"):
+    for batch in cifar_dir.glob("data_batch_*"):
+        batch.unlink()
+
+    with pytest.raises(
+        FileNotFoundError, match="no train files \\(data_batch_\\*\\) in .*CIFAR-10"
+    ):
         read_class_names(str(cifar_dir), "cifar10")
 
 
@@ -393,7 +399,7 @@ def test_image_example_round_trips_any_uint8_image(image: np.ndarray) -> None:
 def test_real_cifar100_subset_has_fine_and_coarse_labels(shared_data: Path) -> None:
     data_dir = shared_data / "cifar100-test-subset"
 
-    examples, rejected = read_split(CIFAR100, str(data_dir), "eval")
+    examples, rejected = read_split(CIFAR100, str(data_dir), "all")
 
     class_names = CIFAR100.class_names(str(data_dir))
     assert (len(class_names), len(examples), rejected) == (100, 916, [])
@@ -406,8 +412,10 @@ def test_real_cifar100_subset_has_fine_and_coarse_labels(shared_data: Path) -> N
         b"aquatic_mammals",
     ]
     assert len({e["coarse_label"] for e in examples}) == 20
-    with pytest.raises(FileNotFoundError, match=r"no train files \(train\) in .*cifar-100-python"):
-        read_class_names(str(data_dir), "cifar100")
+    # The test set alone: one pool, split by hash.
+    resolved = CIFAR100.resolve_data_dir(str(data_dir))
+    assert CIFAR100.splits(resolved) == {"all": "test"}
+    assert read_class_names(str(data_dir), "cifar100") == class_names
 
 
 def test_embedded_default_sample_is_class_balanced() -> None:

@@ -59,6 +59,23 @@ def test_top_level_split_folders_are_the_splits(tmp_path: Path, tops, expected) 
         assert all(e["source_id"].decode().startswith(expected[split][:-1]) for e in examples)
 
 
+@pytest.mark.parametrize("alone", ["val", "test"])
+def test_a_val_or_test_folder_alone_is_one_pool_of_its_classes(tmp_path: Path, alone) -> None:
+    write_class_tree(tmp_path / alone, CLASSES, per_class=2)
+
+    assert FOLDER.splits(str(tmp_path)) == {"all": f"{alone}/*"}
+    assert read_class_names(str(tmp_path), "folder") == CLASSES
+    assert len(read_split(FOLDER, str(tmp_path), "all")[0]) == 6
+
+
+def test_val_and_test_without_train_say_what_to_do(tmp_path: Path) -> None:
+    for top in ("val", "test"):
+        write_class_tree(tmp_path / top, CLASSES, per_class=1)
+
+    with pytest.raises(ValueError, match="holds val/ and test/ but no train/: add train/, or"):
+        FOLDER.splits(str(tmp_path))
+
+
 def test_train_alone_is_one_pool_split_by_hash(tmp_path: Path) -> None:
     write_class_tree(tmp_path / "train", CLASSES, per_class=1)
 

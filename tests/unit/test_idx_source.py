@@ -81,7 +81,7 @@ def test_labels_out_of_range_are_rejected(tmp_path: Path) -> None:
         gzip.compress(idx_bytes(np.array([1, 12, 2])))
     )
 
-    examples, rejected = read_split(MNIST, str(tmp_path), "eval")
+    examples, rejected = read_split(MNIST, str(tmp_path), "all")
 
     assert [e["label"] for e in examples] == [1, 2]
     assert [(r.source_id, r.reason) for r in rejected] == [
@@ -89,15 +89,18 @@ def test_labels_out_of_range_are_rejected(tmp_path: Path) -> None:
     ]
 
 
-def test_missing_train_files_are_named(tmp_path: Path) -> None:
-    write_idx_pair(tmp_path, "t10k", 2)
-
+def test_a_test_set_alone_is_one_pool_and_no_files_at_all_are_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no train files .* expected the MNIST IDX"):
         read_class_names(str(tmp_path), "mnist")
 
+    write_idx_pair(tmp_path, "t10k", 2)
+
+    assert MNIST.splits(str(tmp_path)) == {"all": "t10k-images-idx3-ubyte.gz"}
+    assert read_class_names(str(tmp_path), "mnist") == [str(digit) for digit in range(10)]
+
 
 def test_real_kmnist_test_set_has_1000_images_per_class(shared_data: Path) -> None:
-    examples, rejected = read_split(KMNIST, str(shared_data / "kmnist"), "eval")
+    examples, rejected = read_split(KMNIST, str(shared_data / "kmnist"), "all")
 
     assert rejected == []
     assert collections.Counter(e["label"] for e in examples) == dict.fromkeys(range(10), 1000)

@@ -139,7 +139,7 @@ class CifarSource(base.ImageSource):
         return self._unpack(download.fetch(self.archive, cache_dir))
 
     def splits(self, data_dir: str) -> dict[str, str]:
-        return dict(self._layout_of(data_dir).splits)
+        return base.available_splits(data_dir, dict(self._layout_of(data_dir).splits))
 
     def class_names(self, data_dir: str) -> list[str]:
         return self._names(self.resolve_data_dir(data_dir))[0]

@@ -12,8 +12,9 @@ Layouts of the data dir, tried in this order:
 - `train/<class>/*` plus `val/<class>/*` and/or `test/<class>/*`: the data set's own splits.
   `val/` becomes the `eval` split; with no `val/`, `test/` does; with both, `test/` is kept
   as a `test` split that training and evaluation do not read.
-- `<class>/*`, or `train/<class>/*` alone: one pool of images, split by a hash of each
-  file's path relative to the data dir.
+- `<class>/*`, or one of `train/<class>/*`, `val/<class>/*`, `test/<class>/*` alone (a test
+  set on its own, say): one pool of images, split by a hash of each file's path relative to
+  the data dir. `val/` and `test/` without `train/` is an error naming what to do.
 
 Classes are the sorted folder names (of `train/` when present). Images are JPEG, PNG, BMP,
 GIF or WebP; JPEG and PNG bytes are kept, the others re-encoded as lossless PNG.
@@ -31,6 +32,7 @@ from components.image_example_gen.sources import base, image_files
 MANIFEST_FILE = "manifest.csv"
 CLASSES_FILE = "classes.txt"
 _MANIFEST_HEADER = ["path", "label"]
+SPLIT_FOLDERS = ("train", "val", "test")
 
 
 def parse_manifest(text: str, origin: str = MANIFEST_FILE) -> list[tuple[str, str]]:
@@ -86,14 +88,23 @@ class FolderSource(base.ImageSource):
     target_format: str = "PNG"
 
     def splits(self, data_dir: str) -> dict[str, str]:
+        """The split folders present (see the module docstring); one of them alone (a test
+        set, say) is a pool split by hash, like class folders at the top.
+
+        Raises:
+          ValueError: when there are val/ and test/ but no train/, naming what to do.
+        """
         if files.exists(base.join(data_dir, MANIFEST_FILE)):
             return {"all": MANIFEST_FILE}
-        if not files.isdir(base.join(data_dir, "train")):
-            return {"all": "*"}
-        has_val = files.isdir(base.join(data_dir, "val"))
-        has_test = files.isdir(base.join(data_dir, "test"))
-        if not has_val and not has_test:
-            return {"all": "train/*"}
+        present = self._split_folders(data_dir)
+        if len(present) <= 1:
+            return {"all": f"{present[0]}/*" if present else "*"}
+        if "train" not in present:
+            raise ValueError(
+                f"{data_dir} holds val/ and test/ but no train/: add train/, or pass one of "
+                f"them as --data-dir ({base.join(data_dir, 'test')}) to split it by hash"
+            )
+        has_val, has_test = "val" in present, "test" in present
         splits = {"train": "train/*", "eval": "val/*" if has_val else "test/*"}
         if has_val and has_test:
             splits["test"] = "test/*"
@@ -108,8 +119,8 @@ class FolderSource(base.ImageSource):
             else:
                 names = sorted({label for _, label in self._manifest(data_dir)})
         else:
-            train_dir = base.join(data_dir, "train")
-            root = train_dir if files.isdir(train_dir) else data_dir
+            present = self._split_folders(data_dir)
+            root = base.join(data_dir, present[0]) if present else data_dir
             names = image_files.list_class_dirs(root)
         if not names:
             raise ValueError(f"{data_dir} holds no classes: expected {self.layout}")
@@ -142,6 +153,11 @@ class FolderSource(base.ImageSource):
         self, item: base.InputFile, class_names: Sequence[str]
     ) -> Iterator[base.Example | base.Rejected]:
         return image_files.read_image_file(item, class_names, self.keep_formats, self.target_format)
+
+    @staticmethod
+    def _split_folders(data_dir: str) -> list[str]:
+        """Those of train/, val/, test/ that `data_dir` holds, in that order."""
+        return [name for name in SPLIT_FOLDERS if files.isdir(base.join(data_dir, name))]
 
     def _manifest(self, data_dir: str) -> list[tuple[str, str]]:
         path = base.join(data_dir, MANIFEST_FILE)
