@@ -238,3 +238,15 @@ def test_parse_manifest_reads_back_any_rows_csv_writes(rows, header: bool) -> No
     parsed = parse_manifest(out.getvalue())
 
     assert parsed == (rows[1:] if not header and rows[:1] == [("path", "label")] else rows)
+
+
+def test_folder_names_are_percent_decoded_into_any_class_name(tmp_path: Path) -> None:
+    """Fashion-MNIST's class T-shirt/top cannot be a folder name; T-shirt%2Ftop can."""
+    write_class_tree(tmp_path, ["T-shirt%2Ftop", "Trouser", "50%25"], per_class=1)
+
+    class_names = read_class_names(str(tmp_path), "folder")
+    examples, rejected = read_split(FOLDER, str(tmp_path), "all")
+
+    assert class_names == ["50%", "T-shirt/top", "Trouser"]
+    assert rejected == []
+    assert sorted(e["label_name"] for e in examples) == [b"50%", b"T-shirt/top", b"Trouser"]

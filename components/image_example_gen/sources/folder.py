@@ -16,8 +16,10 @@ Layouts of the data dir, tried in this order:
   set on its own, say): one pool of images, split by a hash of each file's path relative to
   the data dir. `val/` and `test/` without `train/` is an error naming what to do.
 
-Classes are the sorted folder names (of `train/` when present). Images are JPEG, PNG, BMP,
-GIF or WebP; JPEG and PNG bytes are kept, the others re-encoded as lossless PNG.
+Classes are the sorted folder names (of `train/` when present), percent-decoded
+(`image_files.class_of_folder`: `T-shirt%2Ftop/` holds the class `T-shirt/top`). Images are
+JPEG, PNG, BMP, GIF or WebP; JPEG and PNG bytes are kept, the others re-encoded as lossless
+PNG.
 """
 
 import csv

@@ -7,6 +7,7 @@ into an example or a `Rejected` record live here, once.
 import dataclasses
 import io
 import os
+import urllib.parse
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -128,10 +129,17 @@ def read_image_file(
     )
 
 
+def class_of_folder(folder_name: str) -> str:
+    """The class a folder stands for: its name, percent-decoded, so that a class name holds
+    any character, even one no folder name can (`T-shirt%2Ftop` is the class `T-shirt/top`,
+    `50%25` is `50%`)."""
+    return urllib.parse.unquote(folder_name)
+
+
 def list_class_dirs(root: str) -> list[str]:
-    """Sorted names of the sub-directories of `root` (the classes of a class-folder tree)."""
+    """Sorted class names (`class_of_folder`) of the sub-directories of `root`."""
     return sorted(
-        name.rstrip("/")
+        class_of_folder(name.rstrip("/"))
         for name in files.listdir(root)
         if files.isdir(base.join(root, name.rstrip("/")))
     )
@@ -154,7 +162,7 @@ def class_folder_inputs(
         if not files.isdir(match):
             inputs.append(base.InputFile(match, base.relative_id(data_dir, match)))
             continue
-        class_key = os.path.basename(match.rstrip("/"))
+        class_key = class_of_folder(os.path.basename(match.rstrip("/")))
         # No stat per file: ImageNet has 1.28M of them, and on gs:// each stat is a request.
         # Nested folders are listed as inputs too, and rejected by `read_image_file`.
         names = sorted(name.rstrip("/") for name in files.listdir(match))
