@@ -11,6 +11,7 @@ Commands (the first argument; `run` when omitted):
     evaluate  score a run's two models on its held-out test split (or --split NAME)
     report    write a run's HTML report (curves, confusion, mistakes, slices, decision)
     slices    print a run's TFMA slice metrics as a table (--metric, --sort)
+    clean     remove old runs' outputs (--keep N); pushed versions are never touched
 
 Exit status: 0 on success, 2 for a usage or data error, 3 when no model cleared the gate.
 """
@@ -30,6 +31,7 @@ COMMANDS = {
     "evaluate": "pipeline.commands.evaluate",
     "report": "pipeline.commands.report",
     "slices": "pipeline.commands.slices",
+    "clean": "pipeline.commands.clean",
 }
 
 
