@@ -45,7 +45,9 @@ def print_run_summary(config: PipelineConfig) -> bool:
         from components.report.render import data_summary
 
         description, warnings = data_summary(examples.uri, config.data.min_images_per_class)
-        print(f"Classes:        {description}")
+        print(f"Classes:        {description[0]}")
+        for line in description[1:]:
+            print(f"  {line}")
         for warning in warnings:
             print(f"warning: {warning}")
     print()

@@ -50,17 +50,23 @@ def check(counts: dict[str, dict[str, int]], min_images: int) -> None:
         )
 
 
-def describe(counts: dict[str, dict[str, int]], class_names: Sequence[str]) -> str:
-    """One line: each split's examples, and its class with the fewest and the most."""
-    splits = []
+# Up to this many classes, `describe` lists every class's count.
+LISTED_CLASSES = 20
+
+
+def describe(counts: dict[str, dict[str, int]], class_names: Sequence[str]) -> list[str]:
+    """The number of classes, then a line per split: its examples and every class's count
+    (up to LISTED_CLASSES classes; else the classes with the fewest and the most)."""
+    lines = [f"{len(class_names)} classes"]
     for split, split_counts in counts.items():
-        fewest = min(class_names, key=lambda name: split_counts.get(name, 0))
-        most = max(class_names, key=lambda name: split_counts.get(name, 0))
-        splits.append(
-            f"{split} {sum(split_counts.values())} examples (fewest: {fewest} "
-            f"{split_counts.get(fewest, 0)}, most: {most} {split_counts.get(most, 0)})"
-        )
-    return f"{len(class_names)} classes; {'; '.join(splits)}"
+        count = {name: split_counts.get(name, 0) for name in class_names}
+        if len(class_names) <= LISTED_CLASSES:
+            detail = ", ".join(f"{name} {n}" for name, n in count.items())
+        else:
+            fewest, most = min(count, key=count.get), max(count, key=count.get)
+            detail = f"fewest {fewest} {count[fewest]}, most {most} {count[most]}"
+        lines.append(f"{split} {sum(count.values())} examples: {detail}")
+    return lines
 
 
 def warnings(

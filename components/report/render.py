@@ -199,9 +199,9 @@ def _img(name: str | None, alt: str, empty: str) -> str:
     return f"<img src='{name}' alt='{html.escape(alt)}'>"
 
 
-def data_summary(examples_uri: str, min_images: int) -> tuple[str, list[str]]:
-    """The classes and their examples per split in one line, and the warnings about them
-    (`class_counts.warnings`), from an ImageExampleGen output."""
+def data_summary(examples_uri: str, min_images: int) -> tuple[list[str], list[str]]:
+    """The classes and their examples per split (`class_counts.describe`), and the warnings
+    about them (`class_counts.warnings`), from an ImageExampleGen output."""
     from components.image_example_gen import class_counts, class_names
     from components.image_example_gen.rejects import REJECTED_DIR
 
@@ -210,12 +210,13 @@ def data_summary(examples_uri: str, min_images: int) -> tuple[str, list[str]]:
     return class_counts.describe(counts, names), class_counts.warnings(counts, names, min_images)
 
 
-def _data_html(data: tuple[str, list[str]] | None) -> str:
+def _data_html(data: tuple[list[str], list[str]] | None) -> str:
     if data is None:
         return "<p class='empty'>No class counts were recorded for this run.</p>"
     description, warnings = data
     items = [f"<li><b>warning:</b> {html.escape(w)}</li>" for w in warnings]
-    return f"<p>Classes: {html.escape(description)}</p><ul>{''.join(items)}</ul>"
+    items += [f"<li>{html.escape(line)}</li>" for line in description]
+    return f"<ul>{''.join(items)}</ul>"
 
 
 def _scores_table(scores: list[ModelScore]) -> str:
@@ -353,7 +354,7 @@ def write_report(
     image_size: int,
     output_dir: str,
     push: PushRecord | None = None,
-    data: tuple[str, list[str]] | None = None,
+    data: tuple[list[str], list[str]] | None = None,
 ) -> str:
     """Writes index.html and its PNGs to `output_dir`; returns the path of index.html.
 

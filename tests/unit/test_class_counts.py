@@ -26,8 +26,11 @@ def test_the_executor_counts_each_class_in_each_split(tmp_path: Path) -> None:
     counts = class_counts.read(str(tmp_path / "examples" / rejects.REJECTED_DIR))
     assert counts == {"eval": {"cat": 2, "dog": 2}, "train": {"cat": 5, "dog": 5, "emu": 1}}
     assert data_summary(str(tmp_path / "examples"), 5) == (
-        "3 classes; eval 4 examples (fewest: emu 0, most: cat 2); "
-        "train 11 examples (fewest: emu 1, most: cat 5)",
+        [
+            "3 classes",
+            "eval 4 examples: cat 2, dog 2, emu 0",
+            "train 11 examples: cat 5, dog 5, emu 1",
+        ],
         [
             "1 class(es) with fewer than 5 training examples: emu 1",
             "split eval has no example of: emu",
@@ -93,3 +96,13 @@ def test_the_cli_stops_after_ingestion_before_any_training(tmp_path: Path, capsy
 )
 def test_warnings_name_thin_and_missing_classes(counts: dict, expected: list[str]) -> None:
     assert class_counts.warnings(counts, NAMES, 5) == expected
+
+
+def test_many_classes_are_described_by_the_fewest_and_the_most() -> None:
+    names = [f"c{i:02d}" for i in range(30)]
+    counts = {"train": {name: 10 + i for i, name in enumerate(names)}}
+
+    assert class_counts.describe(counts, names) == [
+        "30 classes",
+        f"train {sum(range(10, 40))} examples: fewest c00 10, most c29 39",
+    ]
