@@ -324,11 +324,13 @@ class CifarSource(base.ImageSource):
             ) from None
         except Exception as e:  # Unpickling garbage raises any of a dozen types.
             raise base.InvalidInputError(
-                base.UNREADABLE_FILE, f"not a pickle ({e!r:.200}): expected {self.layout}"
+                base.UNREADABLE_FILE,
+                f"not a pickle ({type(e).__name__}: {safe_pickle.brief(str(e))}): "
+                f"expected {self.layout}",
             ) from None
         if not isinstance(content, dict) or not all(key in content for key in required_keys):
             found = (
-                sorted(repr(key)[:40] for key in itertools.islice(content, 20))
+                sorted(safe_pickle.brief(key) for key in itertools.islice(content, 20))
                 if isinstance(content, dict)
                 else type(content).__name__
             )
@@ -345,7 +347,7 @@ def _text(value: Any) -> str:
         return value.decode()
     if isinstance(value, str):
         return value
-    raise TypeError(f"{value!r} is neither bytes nor str")
+    raise TypeError(f"{safe_pickle.brief(value)} is neither bytes nor str")
 
 
 def _to_hwc(rows: np.ndarray) -> np.ndarray:
