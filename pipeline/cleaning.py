@@ -52,7 +52,7 @@ def plan_clean(config: PipelineConfig, keep: int) -> CleanPlan:
     runs = run_ids(store, config.name)
     kept_runs, removed_runs = runs[-keep:], runs[:-keep]
     kept_uris, kept_executions = _used_by(store, kept_runs)
-    root = config.pipeline_root
+    root = os.path.realpath(config.pipeline_root)
     # `pipeline_runner.py report` writes reports/<run id>; the components <c>/<output>/<id>.
     kept_reports = {run.replace(":", "-") for run in kept_runs}
     folders = [
@@ -73,7 +73,7 @@ def plan_clean(config: PipelineConfig, keep: int) -> CleanPlan:
     artifacts = [
         a
         for a in store.get_artifacts()
-        if a.uri in removed and a.state != metadata_store_pb2.Artifact.DELETED
+        if _real(a.uri) in removed and a.state != metadata_store_pb2.Artifact.DELETED
     ]
     return CleanPlan(kept_runs, removed_runs, sorted(folders), artifacts)
 
@@ -99,7 +99,13 @@ def _used_by(store: metadata_store.MetadataStore, runs: list[str]) -> tuple[set[
     events = store.get_events_by_execution_ids(sorted(executions)) if executions else []
     artifact_ids = sorted({event.artifact_id for event in events})
     artifacts = store.get_artifacts_by_id(artifact_ids) if artifact_ids else []
-    return {artifact.uri.rstrip("/") for artifact in artifacts}, executions
+    return {_real(artifact.uri) for artifact in artifacts}, executions
+
+
+def _real(uri: str) -> str:
+    """A local artifact URI as its real path: a run may have named the output root
+    `outputs`, and clean `./outputs` or a symlink to it."""
+    return os.path.realpath(uri.rstrip("/")) if "://" not in uri else uri.rstrip("/")
 
 
 def _subfolders(path: str) -> list[str]:

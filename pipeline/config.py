@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import types
 import typing
@@ -31,6 +32,8 @@ class Range:
     high_open: bool = False
 
     def __contains__(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
         if self.low is not None and (value <= self.low if self.low_open else value < self.low):
             return False
         return self.high is None or (value < self.high if self.high_open else value <= self.high)
@@ -115,6 +118,11 @@ class DataConfig:
                 "min_images_per_class": AT_LEAST_1,
             },
         )
+        if self.max_per_class is not None and self.max_per_class < self.min_images_per_class:
+            raise ValueError(
+                f"max_per_class {self.max_per_class} is below min_images_per_class "
+                f"{self.min_images_per_class}: no class could reach it"
+            )
 
 
 @dataclass(frozen=True)

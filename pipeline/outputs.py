@@ -122,8 +122,8 @@ _UNFINISHED = (metadata_store_pb2.Execution.NEW, metadata_store_pb2.Execution.RU
 
 def fail_abandoned_executions(store: metadata_store.MetadataStore, pipeline_name: str) -> list[str]:
     """Marks FAILED the executions of the pipeline that a killed run left NEW or RUNNING, with
-    a custom property saying so, and returns their component ids. Call it only while no run
-    of the pipeline is under way (under `pipeline.locking.pipeline_lock`)."""
+    a custom property saying so, and returns their component ids (one per execution). Call
+    it only while no run of the pipeline is under way (under `pipeline.locking.pipeline_lock`)."""
     abandoned = []
     for node_id in executed_nodes(store, pipeline_name):
         context = store.get_context_by_type_and_name("node", f"{pipeline_name}.{node_id}")

@@ -3,6 +3,7 @@ HTML report of any recorded run (read back from ML Metadata)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ def print_run_summary(config: PipelineConfig) -> bool:
 
     decision = read_decision(winner["blessing"].uri)
     push = read_push_record(pushed.uri) if pushed is not None else None
+    if push is not None and _reused(store, config.name, PUSHER):
+        push = _as_of_now(push, config.serving_dir)
     examples = latest_outputs(store, config.name, EXAMPLE_GEN).get("examples")
     if examples is not None:
         print()
@@ -64,6 +67,24 @@ def print_run_summary(config: PipelineConfig) -> bool:
         print(f"Report:         {os.path.join(report.uri, 'index.html')}")
     print(f"MLMD database:  {config.metadata_path}")
     return push is not None and push.in_production
+
+
+def _reused(store, pipeline_name: str, node_id: str) -> bool:
+    execution = latest_execution(store, pipeline_name, node_id)
+    return execution is not None and execution.last_known_state == execution.CACHED
+
+
+def _as_of_now(push: PushRecord, serving_dir: str) -> PushRecord:
+    """A push record TFX reused from an identical earlier run (which pushed nothing now),
+    with `in_production` checked against the serving directory as it is."""
+    from components.winner.serving import numbered_versions
+
+    versions = numbered_versions(serving_dir)
+    newest = versions[-1] if versions else None
+    in_production = push.version is not None and push.version == newest
+    state = "still the newest version" if in_production else f"production is now {newest}"
+    reason = f"reused from an identical earlier run, nothing pushed now ({state}): {push.reason}"
+    return dataclasses.replace(push, pushed=False, in_production=in_production, reason=reason)
 
 
 def _print_scores(scores: list[ModelScore], reason: str) -> None:

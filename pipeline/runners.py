@@ -36,7 +36,7 @@ def run_local(config: PipelineConfig) -> None:
         if abandoned:
             print(
                 f"marked {len(abandoned)} execution(s) a killed run left unfinished as failed: "
-                f"{', '.join(sorted(abandoned))}",
+                f"{', '.join(sorted(set(abandoned)))}",
                 file=sys.stderr,
             )
     pipeline = create_pipeline(

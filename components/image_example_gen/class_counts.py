@@ -37,12 +37,11 @@ def read(report_dir: str) -> dict[str, dict[str, int]]:
 
 def check(counts: dict[str, dict[str, int]], min_images: int) -> None:
     """Raises TooFewClassesError, one line, when the training split has fewer than two
-    classes of at least `min_images` examples (data sets without a training split pass)."""
-    if TRAIN_SPLIT not in counts:
-        return
-    enough = sorted(name for name, n in counts[TRAIN_SPLIT].items() if n >= min_images)
+    classes of at least `min_images` examples (an empty or missing one has none)."""
+    train = counts.get(TRAIN_SPLIT, {})
+    enough = sorted(name for name, n in train.items() if n >= min_images)
     if len(enough) < 2:
-        found = ", ".join(f"{name} {n}" for name, n in counts[TRAIN_SPLIT].items()) or "none"
+        found = ", ".join(f"{name} {n}" for name, n in train.items()) or "none"
         raise TooFewClassesError(
             f"the {TRAIN_SPLIT} split has {len(enough)} class(es) with at least {min_images} "
             f"examples (found: {found}); a classifier needs two or more "

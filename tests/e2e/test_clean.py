@@ -50,7 +50,11 @@ def test_clean_keeps_the_newest_runs_and_every_pushed_version(workspace, capsys)
     assert first_candidate.exists() and killed.exists()
     assert f"would remove {first_candidate}" in capsys.readouterr().out
 
-    assert pipeline_runner.main(["clean", "--keep=1", *flags(workspace)]) == 0
+    # The same output root by another path: the runs' artifact URIs still match.
+    alias = workspace["output_root"].parent / "alias"
+    alias.symlink_to(workspace["output_root"])
+    by_alias = ["--preset=smoke", f"--name={NAME}", f"--output-root={alias}"]
+    assert pipeline_runner.main(["clean", "--keep=1", *by_alias]) == 0
 
     assert not first_candidate.exists() and not killed.exists()
     assert all(path.exists() for path in latest.values()), "the newest run's outputs stay"

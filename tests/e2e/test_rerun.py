@@ -46,9 +46,11 @@ def first_run(workspace):
     return newest_states(workspace)
 
 
-def test_unchanged_rerun_reuses_every_output(workspace, first_run):
+def test_unchanged_rerun_reuses_every_output(workspace, first_run, capsys):
     _, artifacts_before = first_run
+    capsys.readouterr()
     assert run(workspace) in (0, 3)
+    assert "reused from an identical earlier run, nothing pushed now" in capsys.readouterr().out
     states, artifacts_after = newest_states(workspace)
     assert states == dict.fromkeys(states, CACHED) and len(states) == 11
     assert artifacts_after == artifacts_before, "a cached rerun must add no output"

@@ -106,3 +106,8 @@ def test_many_classes_are_described_by_the_fewest_and_the_most() -> None:
         "30 classes",
         f"train {sum(range(10, 40))} examples: fewest c00 10, most c29 39",
     ]
+
+
+def test_an_empty_training_split_has_no_class() -> None:
+    with pytest.raises(class_counts.TooFewClassesError, match="has 0 class"):
+        class_counts.check({"eval": {"cat": 3, "dog": 3}}, 1)

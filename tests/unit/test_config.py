@@ -52,6 +52,9 @@ def test_overrides_convert_to_the_field_type():
         ("train.augment", "maybe", "not a valid"),
         ("name.first", "x", "has no sub-fields"),
         ("data.max_per_class", "0", "must be at least 1"),
+        ("data.max_per_class", "3", "max_per_class 3 is below min_images_per_class 5"),
+        ("train.learning_rate", "nan", "train.learning_rate must be more than 0; got nan"),
+        ("data.shard_mb", "inf", "data.shard_mb must be more than 0; got inf"),
         ("train.epochs", "-1", r"train.epochs must be at least 0; got -1"),
         ("train.batch_size", "0", r"train.batch_size must be at least 1; got 0"),
         ("train.label_smoothing", "1", r"must be in \[0, 1\); got 1.0"),
@@ -70,9 +73,9 @@ def test_bad_overrides_say_what_is_wrong(key, value, message):
 
 
 def test_max_per_class_flag_sets_the_subset_size():
-    config = run.build_config(run.parse_args(["--dataset=imagenet", "--max-per-class=3"]))
+    config = run.build_config(run.parse_args(["--dataset=imagenet", "--max-per-class=30"]))
 
-    assert (config.data.source, config.data.max_per_class) == ("imagenet", 3)
+    assert (config.data.source, config.data.max_per_class) == ("imagenet", 30)
 
 
 def test_reading_outside_the_data_dir_is_off_unless_asked_for():

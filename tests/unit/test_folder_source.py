@@ -250,3 +250,10 @@ def test_folder_names_are_percent_decoded_into_any_class_name(tmp_path: Path) ->
     assert class_names == ["50%", "T-shirt/top", "Trouser"]
     assert rejected == []
     assert sorted(e["label_name"] for e in examples) == [b"50%", b"T-shirt/top", b"Trouser"]
+
+
+def test_two_folders_of_one_class_are_an_error(tmp_path: Path) -> None:
+    write_class_tree(tmp_path, ["50%", "50%25"], per_class=1)
+
+    with pytest.raises(ValueError, match="are both the class '50%'"):
+        FOLDER.class_names(str(tmp_path))

@@ -133,16 +133,36 @@ def class_of_folder(folder_name: str) -> str:
     """The class a folder stands for: its name, percent-decoded, so that a class name holds
     any character, even one no folder name can (`T-shirt%2Ftop` is the class `T-shirt/top`,
     `50%25` is `50%`)."""
-    return urllib.parse.unquote(folder_name)
+    return urllib.parse.unquote(folder_name, errors="strict")
 
 
 def list_class_dirs(root: str) -> list[str]:
-    """Sorted class names (`class_of_folder`) of the sub-directories of `root`."""
-    return sorted(
-        class_of_folder(name.rstrip("/"))
+    """Sorted class names (`class_of_folder`) of the sub-directories of `root`.
+
+    Raises:
+      ValueError: when a folder name does not decode, or two decode to one class.
+    """
+    folders = [
+        name.rstrip("/")
         for name in files.listdir(root)
         if files.isdir(base.join(root, name.rstrip("/")))
-    )
+    ]
+    classes: dict[str, str] = {}
+    for folder in sorted(folders):
+        try:
+            name = class_of_folder(folder)
+        except UnicodeDecodeError:
+            raise ValueError(
+                f"{base.join(root, folder)}: a percent-encoded folder name must decode to "
+                "UTF-8 (class names are the folder names, percent-decoded)"
+            ) from None
+        if name in classes:
+            raise ValueError(
+                f"{base.join(root, classes[name])} and {base.join(root, folder)} are both the "
+                f"class {name!r} (class names are the folder names, percent-decoded)"
+            )
+        classes[name] = folder
+    return sorted(classes)
 
 
 def class_folder_inputs(
