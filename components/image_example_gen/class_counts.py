@@ -25,23 +25,27 @@ class TooFewClassesError(ValueError):
     """The training split has fewer than two classes with enough examples."""
 
 
-def read(report_dir: str) -> dict[str, dict[str, int]]:
-    """Output split -> class name -> examples, summed over the input splits' files in
+# Output split -> label -> examples.
+Counts = dict[str, dict[int, int]]
+
+
+def read(report_dir: str) -> Counts:
+    """Output split -> label -> examples, summed over the input splits' files in
     `report_dir` (the Examples artifact's `rejected/`)."""
-    totals: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    totals: dict[str, collections.Counter[int]] = collections.defaultdict(collections.Counter)
     for path in files.glob(base.join(report_dir, "*" + FILE_SUFFIX)):
         for split, counts in json.loads(files.read_text(path)).items():
-            totals[split].update(counts)
+            totals[split].update({int(label): n for label, n in counts.items()})
     return {split: dict(sorted(counts.items())) for split, counts in sorted(totals.items())}
 
 
-def check(counts: dict[str, dict[str, int]], min_images: int) -> None:
+def check(counts: Counts, class_names: Sequence[str], min_images: int) -> None:
     """Raises TooFewClassesError, one line, when the training split has fewer than two
     classes of at least `min_images` examples (an empty or missing one has none)."""
     train = counts.get(TRAIN_SPLIT, {})
-    enough = sorted(name for name, n in train.items() if n >= min_images)
+    enough = [label for label, n in train.items() if n >= min_images]
     if len(enough) < 2:
-        found = ", ".join(f"{name} {n}" for name, n in train.items()) or "none"
+        found = ", ".join(f"{class_names[label]} {n}" for label, n in train.items()) or "none"
         raise TooFewClassesError(
             f"the {TRAIN_SPLIT} split has {len(enough)} class(es) with at least {min_images} "
             f"examples (found: {found}); a classifier needs two or more "
@@ -53,33 +57,35 @@ def check(counts: dict[str, dict[str, int]], min_images: int) -> None:
 LISTED_CLASSES = 20
 
 
-def describe(counts: dict[str, dict[str, int]], class_names: Sequence[str]) -> list[str]:
+def describe(counts: Counts, class_names: Sequence[str]) -> list[str]:
     """The number of classes, then a line per split: its examples and every class's count
     (up to LISTED_CLASSES classes; else the classes with the fewest and the most)."""
     lines = [f"{len(class_names)} classes"]
     for split, split_counts in counts.items():
-        count = {name: split_counts.get(name, 0) for name in class_names}
+        count = [split_counts.get(label, 0) for label in range(len(class_names))]
         if len(class_names) <= LISTED_CLASSES:
-            detail = ", ".join(f"{name} {n}" for name, n in count.items())
+            detail = ", ".join(f"{name} {n}" for name, n in zip(class_names, count, strict=True))
         else:
-            fewest, most = min(count, key=count.get), max(count, key=count.get)
-            detail = f"fewest {fewest} {count[fewest]}, most {most} {count[most]}"
-        lines.append(f"{split} {sum(count.values())} examples: {detail}")
+            fewest = min(range(len(count)), key=count.__getitem__)
+            most = max(range(len(count)), key=count.__getitem__)
+            detail = (
+                f"fewest {class_names[fewest]} {count[fewest]}, "
+                f"most {class_names[most]} {count[most]}"
+            )
+        lines.append(f"{split} {sum(count)} examples: {detail}")
     return lines
 
 
-def warnings(
-    counts: dict[str, dict[str, int]], class_names: Sequence[str], min_images: int
-) -> list[str]:
+def warnings(counts: Counts, class_names: Sequence[str], min_images: int) -> list[str]:
     """One line per problem a user should see: classes with fewer than `min_images` training
     examples, and classes that some split lacks."""
     lines = []
     train = counts.get(TRAIN_SPLIT)
     if train is not None:
         thin = [
-            f"{name} {train.get(name, 0)}"
-            for name in class_names
-            if train.get(name, 0) < min_images
+            f"{name} {train.get(label, 0)}"
+            for label, name in enumerate(class_names)
+            if train.get(label, 0) < min_images
         ]
         if thin:
             lines.append(
@@ -87,7 +93,7 @@ def warnings(
                 + ", ".join(thin)
             )
     for split, split_counts in counts.items():
-        missing = [name for name in class_names if not split_counts.get(name)]
+        missing = [name for label, name in enumerate(class_names) if not split_counts.get(label)]
         if missing and len(missing) < len(class_names):
             lines.append(f"split {split} has no example of: {', '.join(missing)}")
     return lines

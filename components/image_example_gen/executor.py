@@ -246,7 +246,8 @@ class Executor(BaseExampleGenExecutor):
                 if work_dir and tf.io.gfile.exists(work_dir):
                     tf.io.gfile.rmtree(work_dir)
         data_dir = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-        write_class_names(examples, reader.image_source().class_names(data_dir))
+        class_names = reader.image_source().class_names(data_dir)
+        write_class_names(examples, class_names)
         report = rejects.RejectReport.read(rejected_dir)
         max_fraction = reader.max_rejected_fraction
         if report.fraction > max_fraction:
@@ -259,7 +260,8 @@ class Executor(BaseExampleGenExecutor):
         if report.total_rejected:
             logging.warning("ImageExampleGen %s", report.summary())
         report.check(max_fraction)
-        class_counts.check(class_counts.read(rejected_dir), reader.min_images_per_class)
+        counts = class_counts.read(rejected_dir)
+        class_counts.check(counts, class_names, reader.min_images_per_class)
 
     def GenerateExamplesByBeam(  # noqa: N802 - TFX API.
         self, pipeline: beam.Pipeline, exec_properties: dict[str, Any]

@@ -132,7 +132,7 @@ class ReadFiles(beam.DoFn):
         split, items = parse_task(line)
         parts: dict[str, list[tuple[bytes, bytes]]] = collections.defaultdict(list)
         rejected = []
-        classes: collections.Counter[tuple[str, str]] = collections.Counter()
+        classes: collections.Counter[tuple[str, int]] = collections.Counter()
         for item in items:
             for record in self._read(item):
                 if isinstance(record, base.Rejected):
@@ -141,13 +141,13 @@ class ReadFiles(beam.DoFn):
                 else:
                     output = self._hash_split.split_of(record) if self._hash_split else split
                     parts[output].append(shards.keyed_record(record))
-                    [name] = record.features.feature[base.LABEL_NAME_KEY].bytes_list.value
-                    classes[output, name.decode()] += 1
+                    [label] = record.features.feature[base.LABEL_KEY].int64_list.value
+                    classes[output, label] += 1
         examples = sum(len(records) for records in parts.values())
         _count(f"files_read[{split}]", len(items))
         _count(f"examples_read[{split}]", examples)
         yield from parts.items()
-        counts = tuple((output, name, count) for (output, name), count in classes.items())
+        counts = tuple((output, label, count) for (output, label), count in classes.items())
         report = rejects.TaskReport(examples, tuple(rejected), counts)
         yield beam.pvalue.TaggedOutput(REPORT_TAG, (split, report))
 

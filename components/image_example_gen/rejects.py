@@ -6,8 +6,9 @@ For each input split the pipeline writes, under `<examples artifact>/rejected/`:
   `{"split", "source_id", "reason", "detail", "count"}`, `count` being the images it stands
   for (1, or for a whole unreadable batch file the images it was meant to hold);
 - `<split>-summary.json`: `{"examples": <count>, "<reason>": <rejected images>, ...}`;
-- `<split>-classes.json`: `{"<output split>": {"<class name>": <examples>, ...}, ...}`, the
-  examples of each class that the input split gave each output split.
+- `<split>-classes.json`: `{"<output split>": {"<label>": <examples>, ...}, ...}`, the
+  examples of each class (by label: ImageNet's names repeat) that the input split gave each
+  output split.
 
 After the pipeline, `RejectReport.read` sums the summaries and `check` fails the run when
 the rejected fraction exceeds its limit; the executor then first copies the records to
@@ -35,18 +36,18 @@ class TooManyRejectsError(ValueError):
     """More inputs were rejected than the configured fraction allows."""
 
 
-# (output split, class name) -> examples.
-ClassCounts = collections.Counter[tuple[str, str]]
+# (output split, label) -> examples.
+ClassCounts = collections.Counter[tuple[str, int]]
 
 
 @dataclasses.dataclass(frozen=True)
 class TaskReport:
     """What one read task produced besides its examples: how many, of which classes in which
-    output splits ((output split, class name, count) triples), and what it rejected."""
+    output splits ((output split, label, count) triples), and what it rejected."""
 
     examples: int = 0
     rejected: tuple[base.Rejected, ...] = ()
-    class_counts: tuple[tuple[str, str, int], ...] = ()
+    class_counts: tuple[tuple[str, int, int], ...] = ()
 
 
 _Total = tuple[int, list[base.Rejected], ClassCounts]
@@ -62,7 +63,7 @@ class _MergeReports(beam.CombineFn):
     def add_input(self, total: _Total, report: TaskReport) -> _Total:
         examples, rejected, classes = total
         rejected.extend(report.rejected)
-        classes.update({(split, name): count for split, name, count in report.class_counts})
+        classes.update({(split, label): count for split, label, count in report.class_counts})
         return examples + report.examples, rejected, classes
 
     def merge_accumulators(self, totals: Iterable[_Total]) -> _Total:
@@ -75,7 +76,7 @@ class _MergeReports(beam.CombineFn):
 
     def extract_output(self, total: _Total) -> TaskReport:
         examples, rejected, classes = total
-        counts = tuple((split, name, count) for (split, name), count in sorted(classes.items()))
+        counts = tuple((split, label, n) for (split, label), n in sorted(classes.items()))
         return TaskReport(examples, tuple(rejected), counts)
 
 
@@ -105,8 +106,8 @@ def _write_report(split_report: tuple[str, TaskReport], rejected_dir: str) -> No
         base.join(rejected_dir, split + _SUMMARY_SUFFIX), json.dumps(summary, sort_keys=True) + "\n"
     )
     classes: dict[str, dict[str, int]] = collections.defaultdict(dict)
-    for output_split, name, count in report.class_counts:
-        classes[output_split][name] = count
+    for output_split, label, count in report.class_counts:
+        classes[output_split][str(label)] = count
     files.write_text(
         base.join(rejected_dir, split + class_counts.FILE_SUFFIX),
         json.dumps(classes, sort_keys=True) + "\n",

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import apache_beam as beam
+import pytest
 import tensorflow as tf
 from apache_beam.internal import pickler
 from apache_beam.portability import common_urns, python_urns
@@ -17,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tfx.types import standard_artifacts
 
-from components.image_example_gen import executor, reading, sources
+from components.image_example_gen import class_counts, executor, reading, sources
 from components.image_example_gen.component import create_image_example_gen
 from components.image_example_gen.sources.base import InputFile
 from tests.fixtures.cifar import write_cifar10_python
@@ -155,7 +156,9 @@ def test_no_function_of_the_pipeline_makes_a_worker_import_tensorflow(tmp_path: 
     context = executor.Executor.Context(
         make_beam_pipeline_fn=lambda: beam.Pipeline(runner=_CapturingRunner())
     )
-    executor.Executor(context).Do({}, {"examples": [examples]}, component.exec_properties)
+    # The capturing runner runs nothing: the checks after the pipeline find no example.
+    with pytest.raises(class_counts.TooFewClassesError):
+        executor.Executor(context).Do({}, {"examples": [examples]}, component.exec_properties)
     functions = _pickled_functions(_CapturingRunner.graph)
     assert len(functions) > 10
     (tmp_path / "functions.json").write_text(

@@ -158,8 +158,12 @@ def available_splits(data_dir: str, splits: Mapping[str, str]) -> dict[str, str]
     """`splits` (name -> pattern relative to `data_dir`) without those matching no file. A
     data set that holds one of them alone, e.g. the test set without the training set, is
     one pool (`{"all": pattern}`), which ImageExampleGen splits by hash. When none matches,
+    or the directory cannot be listed here (a remote one, compiled offline for a cluster),
     `splits` as given, for the layout check to name what is missing (driver only)."""
-    present = {name: p for name, p in splits.items() if files.glob(join(data_dir, p))}
+    try:
+        present = {name: p for name, p in splits.items() if files.glob(join(data_dir, p))}
+    except Exception:  # tf.io.gfile's errors for an unreachable gs:// or s3:// directory
+        return dict(splits)
     if len(present) == 1:
         return {"all": next(iter(present.values()))}
     return present or dict(splits)
