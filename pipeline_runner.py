@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+from pipeline.cli import EXIT_USAGE, USER_ERRORS
 from pipeline.logs import quiet_tensorflow
 
 quiet_tensorflow()
@@ -41,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__.strip())
         print()
     command = argv.pop(0) if argv and argv[0] in COMMANDS else "run"
-    return importlib.import_module(COMMANDS[command]).main(argv)
+    try:
+        return importlib.import_module(COMMANDS[command]).main(argv)
+    except USER_ERRORS as error:  # one line, for every command: see pipeline.cli
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

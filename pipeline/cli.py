@@ -6,8 +6,12 @@ import argparse
 
 from models.registry import list_models
 from pipeline.config import PRESETS, PipelineConfig, apply_overrides, get_preset
+from pipeline.locking import PipelineBusyError
 
 EXIT_USAGE = 2
+# What a user's mistake raises: `pipeline_runner.main` prints it in one line and exits with
+# EXIT_USAGE, for every command; anything else is a bug and keeps its stack trace.
+USER_ERRORS = (ValueError, FileNotFoundError, PermissionError, PipelineBusyError)
 
 # Named flags: flag -> dotted config field. Any other field: --set FIELD=VALUE.
 FLAG_FIELDS = {

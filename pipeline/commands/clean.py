@@ -10,9 +10,8 @@ touched; see `pipeline/cleaning.py` for what is kept.
 from __future__ import annotations
 
 import argparse
-import sys
 
-from pipeline.cli import EXIT_USAGE, add_config_flags, config_from_args
+from pipeline.cli import add_config_flags, config_from_args
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -31,19 +30,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    try:
-        config = config_from_args(args)
-        from pipeline.cleaning import clean, plan_clean
-        from pipeline.locking import PipelineBusyError, pipeline_lock
+    config = config_from_args(args)
+    from pipeline.cleaning import clean, plan_clean
+    from pipeline.locking import pipeline_lock
 
-        with pipeline_lock(config, timeout=0):
-            plan = plan_clean(config, args.keep)
-            size = plan.bytes()
-            if not args.dry_run:
-                clean(config, plan)
-    except (ValueError, PipelineBusyError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    with pipeline_lock(config, timeout=0):
+        plan = plan_clean(config, args.keep)
+        size = plan.bytes()
+        if not args.dry_run:
+            clean(config, plan)
     verb = "would remove" if args.dry_run else "removed"
     for folder in plan.folders:
         print(f"{verb} {folder}")

@@ -13,10 +13,9 @@ signature on the split's examples, as TF Serving would.
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass
 
-from pipeline.cli import EXIT_USAGE, add_config_flags, config_from_args
+from pipeline.cli import add_config_flags, config_from_args
 from pipeline.config import PipelineConfig
 
 TEST_SPLIT = "test"
@@ -94,11 +93,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    try:
-        run_id, scores = score_split(config_from_args(args), args.split, args.run)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    run_id, scores = score_split(config_from_args(args), args.split, args.run)
     print(
         f"run {run_id}: top-1 accuracy on the {args.split} split "
         f"({scores[0].examples} examples), through each model's serving signature"

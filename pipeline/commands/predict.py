@@ -10,11 +10,10 @@ graph and the model inside), exactly what a TF Serving client would call.
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass
 
 from models.signatures import RAW_BYTES_SIGNATURE
-from pipeline.cli import EXIT_USAGE, add_config_flags, config_from_args
+from pipeline.cli import add_config_flags, config_from_args
 
 
 @dataclass(frozen=True)
@@ -88,13 +87,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    try:
-        config = config_from_args(args)
-        model_dir = latest_version(config.serving_dir) if args.model == "latest" else args.model
-        predictions = predict_files(model_dir, args.images, args.top_k)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    config = config_from_args(args)
+    model_dir = latest_version(config.serving_dir) if args.model == "latest" else args.model
+    predictions = predict_files(model_dir, args.images, args.top_k)
     print(f"model: {model_dir}")
     for prediction in predictions:
         classes = "  ".join(f"{name} {probability:.3f}" for name, probability in prediction.top)

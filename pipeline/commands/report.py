@@ -10,9 +10,8 @@ misclassified images, where the models disagree, the TFMA slice table.
 from __future__ import annotations
 
 import argparse
-import sys
 
-from pipeline.cli import EXIT_USAGE, add_config_flags, config_from_args
+from pipeline.cli import add_config_flags, config_from_args
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -29,13 +28,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    try:
-        config = config_from_args(args)
-        from pipeline.report import write_run_report
+    config = config_from_args(args)
+    from pipeline.report import write_run_report
 
-        path = write_run_report(config, args.run)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    path = write_run_report(config, args.run)
     print(f"report written to {path}")
     return 0

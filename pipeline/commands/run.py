@@ -135,11 +135,7 @@ def check_models(config: PipelineConfig, num_classes: int) -> None:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    try:
-        config = build_config(args)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    config = build_config(args)
     if args.param and not (args.runner == "vertex" and args.submit):
         print(
             "error: --param sets values of a run submitted with --runner=vertex --submit "
@@ -153,23 +149,19 @@ def main(argv: list[str]) -> int:
 
     print("Loading TFX, TensorFlow and Beam (about half a minute)...", file=sys.stderr)
     from pipeline.evaluation import resolve_top_k
-    from pipeline.locking import PipelineBusyError, pipeline_lock
+    from pipeline.locking import pipeline_lock
     from pipeline.logs import show_progress
     from pipeline.report import print_run_summary
     from pipeline.runners import run_local
 
     show_progress(verbose=args.verbose)
-    try:
-        evaluation = resolve_top_k(config.evaluation, config.schema_dir)
-        config = dataclasses.replace(config, evaluation=evaluation)
-        config = resolve_data(config, args.runner)
-        if args.runner != "local":
-            return compile_and_submit(config, args)
-        with pipeline_lock(config, timeout=args.lock_timeout):
-            run_local(config)
-    except (ValueError, FileNotFoundError, PermissionError, PipelineBusyError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    evaluation = resolve_top_k(config.evaluation, config.schema_dir)
+    config = dataclasses.replace(config, evaluation=evaluation)
+    config = resolve_data(config, args.runner)
+    if args.runner != "local":
+        return compile_and_submit(config, args)
+    with pipeline_lock(config, timeout=args.lock_timeout):
+        run_local(config)
     pushed = print_run_summary(config)
     return 0 if pushed else EXIT_NOTHING_PUSHED
 

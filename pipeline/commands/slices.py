@@ -9,9 +9,8 @@ Reads the Evaluator output with `tfma.load_eval_result`.
 from __future__ import annotations
 
 import argparse
-import sys
 
-from pipeline.cli import EXIT_USAGE, add_config_flags, config_from_args
+from pipeline.cli import add_config_flags, config_from_args
 
 SORT_KEYS = {
     "slice": lambda row: (row.slice_name != "Overall", row.slice_name),
@@ -57,18 +56,14 @@ def format_table(rows, metric: str, candidate: str, baseline: str) -> str:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    try:
-        config = config_from_args(args)
-        from components.evaluator.keys import ACCURACY, BASELINE, CANDIDATE
-        from components.report.slices import slice_rows
-        from pipeline.report import find_run_outputs
+    config = config_from_args(args)
+    from components.evaluator.keys import ACCURACY, BASELINE, CANDIDATE
+    from components.report.slices import slice_rows
+    from pipeline.report import find_run_outputs
 
-        metric = args.metric or ACCURACY
-        outputs = find_run_outputs(config, args.run)
-        rows = sorted(slice_rows(outputs.evaluation_uri, metric), key=SORT_KEYS[args.sort])
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    metric = args.metric or ACCURACY
+    outputs = find_run_outputs(config, args.run)
+    rows = sorted(slice_rows(outputs.evaluation_uri, metric), key=SORT_KEYS[args.sort])
     print(f"run {outputs.run_id}: {outputs.evaluation_uri}")
     print(format_table(rows, metric, outputs.names[CANDIDATE], outputs.names[BASELINE]))
     return 0
