@@ -13,7 +13,8 @@ def beam_pipeline_args(config: PipelineConfig) -> list[str]:
     Raises ValueError for an unknown mode or a Dataflow run without project or temp location.
     """
     if config.beam == "in_memory":
-        # One in-process worker: on 2 cores, 2 worker processes ingest 5-9x slower (bench.ingest).
+        # One in-process worker: on 2 cores, worker processes take seconds to start and pay off
+        # only on data sets far larger than the default (docs/benchmarks.md#beam-worker-processes).
         preset = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
     elif config.beam == "multi_processing":
         preset = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]

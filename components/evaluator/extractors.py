@@ -68,7 +68,7 @@ class _TransformSliceFeatures(beam.DoFn):
         self._model = tf.saved_model.load(self._model_path)  # owns the graph's resources
         if hasattr(self._model, "transform_features"):
             self._transform = self._model.transform_features
-        else:  # exported before 2026-12-02 (a cached Trainer): the revived Keras layer
+        else:  # exported by an older Trainer (a cached one): the revived Keras layer
             layer = self._model.tft_layer
             self._transform = lambda images: layer({IMAGE_KEY: images})
 

@@ -3,10 +3,10 @@
 Beam workers build examples with these classes: they declare the same fields with the same
 numbers as TensorFlow's `example.proto` and `feature.proto`, so an `Example` serializes to the
 bytes of the `tf.train.Example` with the same features, and `tf.train.Example.FromString`
-reads it. Importing TensorFlow would cost every worker process about 2 s (twice the import of
-Beam itself), more than reading 5,000 CIFAR images. The messages live in their own package
-(`image_example_gen`) and descriptor pool, so they never clash with TensorFlow's in a process
-that imports both.
+reads it. Importing TensorFlow would more than double every worker process's start, which
+then outlasts reading thousands of CIFAR images (docs/benchmarks.md#workers-without-tensorflow).
+The messages live in their own package (`image_example_gen`) and descriptor pool, so they
+never clash with TensorFlow's in a process that imports both.
 """
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory

@@ -129,8 +129,8 @@ def ReadImages(  # noqa: N802 - Beam PTransform naming, as in TFX.
     file's lines, a reshuffle spreads them over the workers, and each task's images are read.
     The list travels as a file rather than in a `beam.Create` of its lines, which would put
     every file name inside the pipeline graph (all 1.28 M of ImageNet's) and pickle and
-    bz2-compress them on the way (~0.1 ms per file here). All splits share the stages: a
-    pipeline pays each stage once. Rejected inputs are counted
+    bz2-compress them on the way, a cost per file (docs/benchmarks.md#task-list). All splits
+    share the stages: a pipeline pays each stage once. Rejected inputs are counted
     (`rejected[<split>][<reason>]`) and written by `rejects.write_rejects`; unless the
     config's `read_outside_data_dir`, inputs that lead outside input_base are among them.
 

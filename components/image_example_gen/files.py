@@ -2,7 +2,7 @@
 
 What Beam workers do with files — read an input, write a shard or a summary, rename — goes
 through Beam's `FileSystems`, which a worker has imported already. `tf.io.gfile` would work
-too, but importing TensorFlow costs every worker process about 2 s (see `example_proto`).
+too, but importing TensorFlow would slow every worker process's start (see `example_proto`).
 The driver, which imports TensorFlow anyway, lists data sets (directories, globs) with
 `tf.io.gfile`, since Beam's file systems know no directories: those functions say "driver
 only".

@@ -203,8 +203,8 @@ _KEY_TYPES = (bytes, str, int)
 class _RestrictedUnpickler(pickle._Unpickler):  # the Python one: its opcodes can be hooked
     """The pure-Python unpickler (the C one cannot be changed per opcode) with the globals
     restricted, dict keys limited to `_KEY_TYPES` and sets refused (a set hashes its items).
-    Reading a 30 MB CIFAR batch this way costs about as much as with the C unpickler: nearly
-    all of it is one string of pixels."""
+    Slower than the C unpickler, but small beside encoding the batch's images as PNG: nearly
+    all of a CIFAR batch is one string of pixels (docs/benchmarks.md#untrusted-data)."""
 
     dispatch = dict(pickle._Unpickler.dispatch)
 

@@ -179,8 +179,7 @@ def WriteSplits(  # noqa: N802 - Beam PTransform naming, as in TFX.
     it. With `spill_dir`, the parts go through spill files there (see `spill`; the caller
     removes the directory) instead of a grouping. All splits go through one set of stages: a
     pipeline pays each stage once, and each stage that the examples pass through again (an
-    empty part per shard flattened into them cost one: 0.9 s of 12.8 s on 50,000 JPEGs with
-    2 workers)."""
+    empty part per shard flattened into them added one; docs/benchmarks.md#beam-stages)."""
     if shard_bytes < 1:
         raise ValueError(f"shard_bytes must be at least 1, not {shard_bytes}")
     for output_dir in output_dirs.values():

@@ -3,8 +3,8 @@ shards are written.
 
 Beam's DirectRunner (in memory and with worker processes alike) holds every PCollection that
 crosses from one stage to the next, and every grouping, in the runner process's memory: a
-writer that groups the examples by shard holds the whole data set there (2026-12-02: peak
-memory grew by about 6.8 kB per CIFAR-sized JPEG: 1.3 GB more at 200,000 than at 5,000). So on
+writer that groups the examples by shard holds the whole data set there, so the runner's
+memory grows with every example ingested (docs/benchmarks.md#ingestion-memory). So on
 that runner each read task writes its examples to a spill file in the stage that reads
 them, and only a small index travels on: 16 bytes per example (its key's first 8 bytes and
 where its frame ends). Each shard's writer then reads its consecutive run of every spill

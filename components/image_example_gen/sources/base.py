@@ -243,9 +243,9 @@ def make_example(
 def encode_png(image: np.ndarray) -> bytes:
     """Encodes a uint8 [height, width, channels] array (1 or 3 channels) as PNG.
 
-    With PIL, not tf.io.encode_png, which would import TensorFlow (see `example_proto`):
-    148 vs 168 us per CIFAR-10 image here (2026-12-02, AMD EPYC), 102 vs 94 us on another
-    machine; the bytes differ, the pixels they decode to do not.
+    With PIL, not tf.io.encode_png, which would import TensorFlow (see `example_proto`) and
+    is not faster on every machine (docs/benchmarks.md#workers-without-tensorflow); the
+    bytes differ, the pixels they decode to do not.
     """
     out = io.BytesIO()
     Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image).save(out, format="PNG")

@@ -16,8 +16,8 @@ import numpy as np
 import scipy.io
 
 # The devkit's meta.mat holds 1,860 small records; a damaged one may declare arrays of many
-# GB, which the reader would spend minutes filling (a fuzz test found one taking 40 s):
-# with this address-space limit it fails at once.
+# GB, which the reader would spend a long time filling (a fuzz test found one): with this
+# address-space limit it fails at once (docs/benchmarks.md#untrusted-data).
 MEMORY_LIMIT_BYTES = 2 * 2**30
 
 
