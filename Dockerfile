@@ -30,7 +30,7 @@ WORKDIR /pipeline
 COPY requirements.lock ./
 RUN python -m pip install --no-cache-dir --require-hashes -r requirements.lock
 
-COPY pyproject.toml README.md pipeline_runner.py ./
+COPY pyproject.toml README.md pipeline_runner.py features.py ./
 COPY pipeline/ pipeline/
 COPY components/ components/
 COPY models/ models/

@@ -22,11 +22,8 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
-IMAGE_KEY = "image"
-LABEL_KEY = "label"
-BRIGHTNESS_BUCKET_KEY = "brightness_bucket"
-CONTRAST_BUCKET_KEY = "contrast_bucket"
-PROPERTY_BUCKET_KEYS = (BRIGHTNESS_BUCKET_KEY, CONTRAST_BUCKET_KEY)
+from features import BRIGHTNESS_BUCKET_KEY, CONTRAST_BUCKET_KEY, IMAGE_KEY, LABEL_KEY
+
 DEFAULT_IMAGE_SIZE = 32
 DEFAULT_PROPERTY_BUCKETS = 4
 

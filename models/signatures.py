@@ -3,4 +3,10 @@ TFMA, TF Serving clients and `pipeline_runner.py predict` (importable without Te
 
 EXAMPLES_SIGNATURE = "serving_default"  # input "examples": serialized tf.Example [B]
 RAW_BYTES_SIGNATURE = "serving_raw_image"  # input "image_bytes": encoded JPEG/PNG [B]
-OUTPUT_KEYS = ("probabilities", "class_ids", "classes", "scores")
+
+# What both signatures return.
+PROBABILITIES_KEY = "probabilities"  # float32 [B, K]
+CLASS_IDS_KEY = "class_ids"  # int32 [B]: argmax
+CLASSES_KEY = "classes"  # string [B]: the class names of class_ids
+SCORES_KEY = "scores"  # float32 [B]: the top probability
+OUTPUT_KEYS = (PROBABILITIES_KEY, CLASS_IDS_KEY, CLASSES_KEY, SCORES_KEY)

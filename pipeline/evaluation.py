@@ -26,11 +26,11 @@ from components.evaluator import calibration, class_metrics
 from components.evaluator.keys import (
     BASELINE,
     CANDIDATE,
-    LABEL_KEY,
     LOSS,
-    PREDICTION_KEY,
     TOP_K_ACCURACY,
 )
+from features import LABEL_KEY
+from models.signatures import PROBABILITIES_KEY
 from pipeline.config import EvaluationConfig, GateConfig
 from pipeline.schemas import num_classes_from_schema
 
@@ -74,7 +74,7 @@ def build_eval_config(gate: GateConfig, evaluation: EvaluationConfig) -> tfma.Ev
             model_type=tfma.TF_GENERIC,
             signature_name="serving_default",
             label_key=LABEL_KEY,
-            prediction_key=PREDICTION_KEY,
+            prediction_key=PROBABILITIES_KEY,
             is_baseline=name == BASELINE,
         )
         for name in (CANDIDATE, BASELINE)

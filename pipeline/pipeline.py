@@ -19,7 +19,8 @@ from components.image_example_gen.component import create_image_example_gen
 from components.image_example_gen.validation import StrictExampleValidator
 from components.report.component import RunReport
 from components.trainer.component import create_trainer
-from components.winner.component import EVAL_SPLIT, PushWinner, SelectWinner
+from components.winner.component import PushWinner, SelectWinner
+from features import EVAL_SPLIT, TRAIN_SPLIT
 from models.trainer import BASELINE_TEACHER, trainer_custom_config
 from pipeline.beam import beam_pipeline_args
 from pipeline.cloud_training import vertex_training_config
@@ -31,7 +32,6 @@ RUN_FN = "models.trainer.run_fn"
 # The Trainers fit on the train split and validate on the eval split, which the Evaluator's
 # gate also scores; any `test` split is read by none of them (`pipeline_runner.py evaluate`
 # scores it when asked).
-TRAIN_SPLIT = "train"
 
 # Pipeline parameters: what each run of a compiled pipeline may change without recompiling.
 DATA_DIR_PARAMETER = "data_dir"

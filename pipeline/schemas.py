@@ -7,8 +7,8 @@ import os
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-SCHEMA_FILE = "schema.pbtxt"
-LABEL_FEATURE = "label"
+from features import LABEL_KEY, SCHEMA_FILE
+
 LABEL_NAME_FEATURE = "label_name"
 
 
@@ -24,7 +24,7 @@ def num_classes_from_schema(schema_dir: str) -> int | None:
     the `label_name` string domain. The folder schema fixes neither (any class folders).
     """
     features = {feature.name: feature for feature in load_schema(schema_dir).feature}
-    label = features.get(LABEL_FEATURE)
+    label = features.get(LABEL_KEY)
     if label is not None and label.HasField("int_domain") and label.int_domain.HasField("max"):
         return label.int_domain.max + 1
     label_name = features.get(LABEL_NAME_FEATURE)

@@ -17,7 +17,7 @@ import apache_beam as beam
 import numpy as np
 import tensorflow_model_analysis as tfma
 
-from components.evaluator.keys import IMAGE_KEY
+from features import IMAGE_KEY
 
 # The Evaluator imports this module to find `custom_extractors`.
 EVALUATOR_MODULE = __name__

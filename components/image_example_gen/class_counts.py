@@ -16,9 +16,9 @@ from collections.abc import Sequence
 
 from components.image_example_gen import files
 from components.image_example_gen.sources import base
+from features import TRAIN_SPLIT
 
 FILE_SUFFIX = "-classes.json"
-TRAIN_SPLIT = "train"
 
 
 class TooFewClassesError(ValueError):

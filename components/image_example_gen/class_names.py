@@ -21,7 +21,8 @@ from collections.abc import Sequence
 import tensorflow as tf
 from tfx import types
 
-FILE_NAME = "class_names.json"
+from features import CLASS_NAMES_FILE
+
 FORMAT_VERSION = 1
 NAMES_PROPERTY = "class_names"
 COUNT_PROPERTY = "num_classes"
@@ -30,7 +31,7 @@ COUNT_PROPERTY = "num_classes"
 def write(examples: types.Artifact, class_names: Sequence[str]) -> None:
     """Writes `class_names` into the Examples artifact `examples` (file and properties)."""
     names = [str(name) for name in class_names]
-    with tf.io.gfile.GFile(os.path.join(examples.uri, FILE_NAME), "w") as f:
+    with tf.io.gfile.GFile(os.path.join(examples.uri, CLASS_NAMES_FILE), "w") as f:
         json.dump({"format_version": FORMAT_VERSION, "class_names": names}, f, indent=1)
     examples.set_json_value_custom_property(NAMES_PROPERTY, names)
     examples.set_int_custom_property(COUNT_PROPERTY, len(names))
@@ -43,10 +44,10 @@ def read(examples_uri: str) -> list[str]:
       FileNotFoundError: the artifact holds no map (not written by ImageExampleGen).
       ValueError: the file has a format version this code does not know.
     """
-    path = os.path.join(examples_uri, FILE_NAME)
+    path = os.path.join(examples_uri, CLASS_NAMES_FILE)
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(
-            f"no {FILE_NAME} in {examples_uri}: the examples must come from ImageExampleGen"
+            f"no {CLASS_NAMES_FILE} in {examples_uri}: the examples must come from ImageExampleGen"
         )
     with tf.io.gfile.GFile(path) as f:
         content = json.load(f)

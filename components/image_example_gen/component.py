@@ -7,6 +7,7 @@ from tfx import v1 as tfx
 from tfx.components import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 
+import features
 from components.image_example_gen import executor, rejects, shards, sources
 from components.image_example_gen.sources import base
 
@@ -32,7 +33,7 @@ def hash_split_config(ratios: Mapping[str, int]) -> tfx.proto.SplitConfig:
             tfx.proto.SplitConfig.Split(name=name, hash_buckets=count)
             for name, count in ratios.items()
         ],
-        partition_feature_name=base.SOURCE_ID_KEY,
+        partition_feature_name=features.SOURCE_ID_KEY,
     )
 
 

@@ -24,6 +24,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
+import features
 from components.image_example_gen import class_counts, files, reading, rejects, shards, sources
 from components.image_example_gen.class_names import write as write_class_names
 from components.image_example_gen.sources import base
@@ -299,7 +300,7 @@ class Executor(BaseExampleGenExecutor):
             hash_split = reading.HashSplit(
                 names=tuple(self._output_split_names(exec_properties)),
                 buckets=tuple(itertools.accumulate(s.hash_buckets for s in split_config.splits)),
-                feature=split_config.partition_feature_name or base.SOURCE_ID_KEY,
+                feature=split_config.partition_feature_name or features.SOURCE_ID_KEY,
             )
         patterns = [split.pattern for split in input_config.splits]
         return pipeline | "InputToRecord" >> ReadImages(exec_properties, patterns, hash_split)

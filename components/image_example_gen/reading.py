@@ -15,6 +15,7 @@ from typing import Any
 
 import apache_beam as beam
 
+import features
 from components.image_example_gen import files, rejects, shards, sources
 from components.image_example_gen.sources import base
 
@@ -141,7 +142,7 @@ class ReadFiles(beam.DoFn):
                 else:
                     output = self._hash_split.split_of(record) if self._hash_split else split
                     parts[output].append(shards.keyed_record(record))
-                    [label] = record.features.feature[base.LABEL_KEY].int64_list.value
+                    [label] = record.features.feature[features.LABEL_KEY].int64_list.value
                     classes[output, label] += 1
         examples = sum(len(records) for records in parts.values())
         _count(f"files_read[{split}]", len(items))

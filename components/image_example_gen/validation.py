@@ -16,6 +16,8 @@ from tfx.components.example_validator import labels
 from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils, standard_component_specs
 
+from features import split_of_folder
+
 
 class DataAnomaliesError(ValueError):
     """The examples do not match the curated schema."""
@@ -67,7 +69,7 @@ class Executor(example_validator_executor.Executor):
         anomalies = super()._Validate(inputs, outputs)
         if anomalies.anomaly_info or anomalies.HasField("dataset_anomaly_info"):
             split_dir = outputs[labels.SCHEMA_DIFF_PATH]
-            self._found.append(describe(split_dir.rstrip("/").rsplit("Split-", 1)[-1], anomalies))
+            self._found.append(describe(split_of_folder(split_dir), anomalies))
         return anomalies
 
 

@@ -20,8 +20,8 @@ from tfx.utils import path_utils
 
 from components.evaluator.keys import BASELINE, CANDIDATE
 from components.report.render import ModelRun, data_summary, write_report
-from components.winner.component import EVAL_SPLIT, read_decision, read_push_record
-from models.trainer import HISTORY_FILE
+from components.winner.component import read_decision, read_push_record
+from features import EVAL_SPLIT, HISTORY_FILE, split_folder
 
 
 class RunReportArtifact(artifact.Artifact):
@@ -45,7 +45,7 @@ def model_run(
 
 def split_files(examples_uri: str, split: str = EVAL_SPLIT) -> list[str]:
     """The TFRecord files of one split (the eval split) of an ExampleGen output folder."""
-    return tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}", "*"))
+    return tf.io.gfile.glob(os.path.join(examples_uri, split_folder(split), "*"))
 
 
 @tfx.dsl.components.component

@@ -28,9 +28,9 @@ from PIL import Image  # noqa: E402
 from components.report.slices import SliceRow, slice_rows  # noqa: E402
 from components.winner.decision import Decision, ModelScore, PushRecord  # noqa: E402
 from components.winner.serving import classify_examples  # noqa: E402
+from features import IMAGE_KEY, REPORT_FILE  # noqa: E402
 from models.signatures import EXAMPLES_SIGNATURE  # noqa: E402
 
-REPORT_FILE = "index.html"
 GRID_IMAGES = 16
 HIGHLIGHTED_GAPS = 3
 
@@ -73,11 +73,11 @@ def read_history(path: str | None) -> list[dict[str, float]]:
 
 def read_eval_images(example_files: list[str]) -> list[bytes]:
     """Encoded `image` bytes of the examples, in file order (the order the models saw)."""
-    spec = {"image": tf.io.FixedLenFeature([1], tf.string)}
+    spec = {IMAGE_KEY: tf.io.FixedLenFeature([1], tf.string)}
     images = []
     dataset = tf.data.TFRecordDataset(example_files, compression_type="GZIP").batch(256)
     for serialized in dataset:
-        images.extend(tf.io.parse_example(serialized, spec)["image"].numpy().reshape(-1))
+        images.extend(tf.io.parse_example(serialized, spec)[IMAGE_KEY].numpy().reshape(-1))
     return images
 
 

@@ -33,10 +33,7 @@ from components.evaluator.keys import ACCURACY, BASELINE, CANDIDATE
 from components.image_example_gen import class_names
 from components.winner.decision import Decision, ModelScore, PushRecord, decide
 from components.winner.serving import DECISION_PATH, accuracy_on_examples, push_winner
-
-DECISION_FILE = "decision.json"
-PUSH_RECORD_FILE = "push_record.json"
-EVAL_SPLIT = "eval"
+from features import DECISION_FILE, EVAL_SPLIT, PUSH_RECORD_FILE
 
 
 def overall_accuracy(evaluation_uri: str) -> dict[str, float]:

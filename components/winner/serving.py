@@ -18,7 +18,8 @@ import tensorflow as tf
 from tfx.utils import io_utils
 
 from components.winner.decision import ModelScore, PushRecord, push_verdict
-from models.signatures import EXAMPLES_SIGNATURE
+from features import LABEL_KEY
+from models.signatures import EXAMPLES_SIGNATURE, PROBABILITIES_KEY
 
 TEMP_PREFIX = ".pushing-"
 LOCK_SUFFIX = ".push.lock"
@@ -181,12 +182,12 @@ def classify_examples(
     `serving_default` signature, exactly as TF Serving would call it. Raises ValueError when
     the files hold no example."""
     classify = model.signatures[EXAMPLES_SIGNATURE]
-    label_spec = {"label": tf.io.FixedLenFeature([1], tf.int64)}
+    label_spec = {LABEL_KEY: tf.io.FixedLenFeature([1], tf.int64)}
     dataset = tf.data.TFRecordDataset(example_files, compression_type="GZIP").batch(batch_size)
     labels, probabilities = [], []
     for serialized in dataset:
-        labels.append(tf.io.parse_example(serialized, label_spec)["label"].numpy().reshape(-1))
-        probabilities.append(classify(examples=serialized)["probabilities"].numpy())
+        labels.append(tf.io.parse_example(serialized, label_spec)[LABEL_KEY].numpy().reshape(-1))
+        probabilities.append(classify(examples=serialized)[PROBABILITIES_KEY].numpy())
     if not labels:
         raise ValueError(f"no examples in {example_files}")
     return np.concatenate(labels), np.concatenate(probabilities)

@@ -15,10 +15,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from features import TEST_SPLIT, split_of_folder
 from pipeline.cli import add_config_flags, config_from_args
 from pipeline.config import PipelineConfig
-
-TEST_SPLIT = "test"
 
 
 @dataclass(frozen=True)
@@ -42,12 +41,8 @@ def split_files(examples_uri: str, split: str) -> list[str]:
 
     found = files_of(examples_uri, split)
     if not found:
-        prefix = "Split-"  # how TFX names a split's folder in an Examples artifact
-        splits = sorted(
-            name.rstrip("/")[len(prefix) :]
-            for name in tf.io.gfile.listdir(examples_uri)
-            if name.startswith(prefix)
-        )
+        folders = tf.io.gfile.listdir(examples_uri)
+        splits = sorted(filter(None, map(split_of_folder, folders)))
         raise ValueError(
             f"the run's examples have no {split!r} split (they have {', '.join(splits)}): "
             "a test split comes from a test/ folder beside train/ and val/, or, for data "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from models.signatures import RAW_BYTES_SIGNATURE
+from models.signatures import PROBABILITIES_KEY, RAW_BYTES_SIGNATURE
 from pipeline.cli import add_config_flags, config_from_args
 
 
@@ -59,7 +59,7 @@ def predict_files(model_dir: str, paths: list[str], top_k: int) -> list[Predicti
 
     model = tf.saved_model.load(model_dir)
     outputs = model.signatures[RAW_BYTES_SIGNATURE](image_bytes=tf.constant(images))
-    probabilities = outputs["probabilities"].numpy()
+    probabilities = outputs[PROBABILITIES_KEY].numpy()
     names = [name.decode() for name in model.class_names.numpy()]
     predictions = []
     for path, row in zip(paths, probabilities, strict=True):

@@ -24,6 +24,7 @@ from components.image_example_gen.component import (
 )
 from components.image_example_gen.sources.cifar import CIFAR10
 from components.image_example_gen.sources.folder import FOLDER
+from features import CLASS_NAMES_FILE
 from tests.fixtures.cifar import CIFAR10_CLASS_NAMES, write_cifar10_python
 from tests.fixtures.reading import run_executor
 
@@ -137,7 +138,7 @@ def test_executor_stores_the_class_names_with_the_examples(cifar_dir: Path, tmp_
 
     run_executor(exec_properties, tmp_path / "examples", examples)
 
-    content = json.loads((tmp_path / "examples" / class_names.FILE_NAME).read_text())
+    content = json.loads((tmp_path / "examples" / CLASS_NAMES_FILE).read_text())
     assert content == {"format_version": 1, "class_names": CIFAR10_CLASS_NAMES}
     assert class_names.read(examples.uri) == CIFAR10_CLASS_NAMES
     # Custom properties, published to ML Metadata with the artifact.
@@ -150,7 +151,7 @@ def test_class_names_of_an_unknown_format_or_foreign_examples_are_clear_errors(
 ) -> None:
     with pytest.raises(FileNotFoundError, match="must come from ImageExampleGen"):
         class_names.read(str(tmp_path))
-    (tmp_path / class_names.FILE_NAME).write_text('{"format_version": 2, "class_names": []}')
+    (tmp_path / CLASS_NAMES_FILE).write_text('{"format_version": 2, "class_names": []}')
     with pytest.raises(ValueError, match="format_version 2; this code reads version 1"):
         class_names.read(str(tmp_path))
 

@@ -10,6 +10,7 @@ import tensorflow_transform.beam as tft_beam
 from PIL import Image
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
+from features import IMAGE_KEY, PROPERTY_BUCKET_KEYS
 from models import preprocessing
 
 
@@ -88,7 +89,7 @@ def test_transform_graph_applies_the_same_statistics_at_serving_time(images, tmp
 
     layer = tft.TFTransformOutput(output_dir).transform_features_layer()
     served = layer({"image": tf.constant([[encode(images[0])]])})
-    assert set(served) == {"image", *preprocessing.PROPERTY_BUCKET_KEYS}, (
+    assert set(served) == {IMAGE_KEY, *PROPERTY_BUCKET_KEYS}, (
         "a serving request without a label must still transform"
     )
     np.testing.assert_allclose(

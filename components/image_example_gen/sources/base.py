@@ -19,15 +19,15 @@ from PIL import Image
 
 from components.image_example_gen import files
 from components.image_example_gen.example_proto import Example
-
-# Feature keys of the tf.train.Examples written by ImageExampleGen.
-IMAGE_KEY = "image"
-LABEL_KEY = "label"
-LABEL_NAME_KEY = "label_name"
-HEIGHT_KEY = "height"
-WIDTH_KEY = "width"
-CHANNELS_KEY = "channels"
-SOURCE_ID_KEY = "source_id"
+from features import (
+    CHANNELS_KEY,
+    HEIGHT_KEY,
+    IMAGE_KEY,
+    LABEL_KEY,
+    LABEL_NAME_KEY,
+    SOURCE_ID_KEY,
+    WIDTH_KEY,
+)
 
 # Why an input was rejected: the `reason` of a `Rejected` record.
 EMPTY_FILE = "empty_file"

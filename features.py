@@ -1,0 +1,51 @@
+"""The names every layer shares: feature keys, split names and artifact file names.
+
+One home for the strings that the data, the models, the components and the pipeline must
+agree on (in the spirit of the TFX taxi template's `features.py`). Plain strings, no
+TensorFlow and no project imports, so anything may import it, Beam workers included. The
+exported models' signatures and outputs are named in `models/signatures.py`.
+"""
+
+from __future__ import annotations
+
+# Features of the tf.train.Examples ImageExampleGen writes.
+IMAGE_KEY = "image"  # encoded JPEG/PNG bytes; after Transform, float32 [S, S, 3]
+LABEL_KEY = "label"  # int64 class index
+LABEL_NAME_KEY = "label_name"
+HEIGHT_KEY = "height"
+WIDTH_KEY = "width"
+CHANNELS_KEY = "channels"
+SOURCE_ID_KEY = "source_id"
+
+# Features Transform adds for the Evaluator's slices (the models see only IMAGE_KEY).
+BRIGHTNESS_BUCKET_KEY = "brightness_bucket"
+CONTRAST_BUCKET_KEY = "contrast_bucket"
+PROPERTY_BUCKET_KEYS = (BRIGHTNESS_BUCKET_KEY, CONTRAST_BUCKET_KEY)
+
+# Splits. The Trainers fit on TRAIN and validate on EVAL, the gate and the report score EVAL,
+# and only `pipeline_runner.py evaluate` reads TEST.
+TRAIN_SPLIT = "train"
+EVAL_SPLIT = "eval"
+TEST_SPLIT = "test"
+_SPLIT_FOLDER_PREFIX = "Split-"  # how TFX names a split's folder in an Examples artifact
+
+# Files inside artifacts.
+CLASS_NAMES_FILE = "class_names.json"  # ImageExampleGen's Examples: label index -> name
+HISTORY_FILE = "history.json"  # a Trainer's ModelRun: one row of metrics per epoch
+DECISION_FILE = "decision.json"  # SelectWinner's output: which model won and why
+PUSH_RECORD_FILE = "push_record.json"  # a pushed version's assets.extra: what was pushed
+SCHEMA_FILE = "schema.pbtxt"  # schemas/<data set>/
+REPORT_FILE = "index.html"  # RunReport's output
+
+
+def split_folder(split: str) -> str:
+    """The folder of `split` inside an Examples artifact, e.g. "Split-train"."""
+    return f"{_SPLIT_FOLDER_PREFIX}{split}"
+
+
+def split_of_folder(folder: str) -> str | None:
+    """The split whose folder is `folder` (a name or a path), or None when it is no split's."""
+    name = folder.rstrip("/").rsplit("/", 1)[-1]
+    if not name.startswith(_SPLIT_FOLDER_PREFIX):
+        return None
+    return name[len(_SPLIT_FOLDER_PREFIX) :]
