@@ -36,7 +36,8 @@ COPY components/ components/
 COPY models/ models/
 COPY schemas/ schemas/
 COPY data/ data/
-# Editable: `models.trainer.run_fn` & co import from /pipeline whatever the working directory.
+# Editable: `components.trainer.module.run_fn` & co import from /pipeline whatever the
+# working directory.
 # No build isolation: setuptools is already installed from the lock (nothing unpinned fetched).
 RUN python -m pip install --no-cache-dir --no-deps --no-build-isolation -e .
 

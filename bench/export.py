@@ -48,8 +48,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import tensorflow_transform as tft
 
-    from models import trainer
-    from models.distillation import load_teacher
+    from models.training.distillation import load_teacher
+    from models.training.export import export_serving_model
+    from models.training.model import build_model
     from pipeline.config import get_preset
     from pipeline.outputs import latest_outputs, open_store
 
@@ -66,17 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'round':>5}  {'model':<16}{'export s':>9}{'tf load s':>10}{'keras load s':>13}")
     for round_number in range(1, args.rounds + 1):
         for model_config in (config.baseline, config.candidate):
-            train = vars(model_config.train_config(config.train))
-            custom = trainer.trainer_custom_config(
-                model=model_config.name,
-                model_overrides=model_config.overrides,
-                train=train,
+            model = build_model(
+                model_config.name,
+                overrides=model_config.overrides,
+                train=model_config.train_config(config.train),
                 image_size=config.data.image_size,
+                num_classes=len(class_names),
             )
-            model = trainer.build_model(custom, len(class_names))
             with tempfile.TemporaryDirectory() as export_dir:
                 export_s = seconds(
-                    trainer.export_serving_model, model, transform_output, class_names, export_dir
+                    export_serving_model, model, transform_output, class_names, export_dir
                 )
                 tf_load_s = seconds(tf.saved_model.load, export_dir)
                 keras_load_s = seconds(load_teacher, export_dir)

@@ -19,6 +19,7 @@ Prints both, the ratio and the per-component breakdown; writes JSON
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import glob
 import json
 import math
@@ -76,24 +77,27 @@ def run_plain_script(args: argparse.Namespace, examples: str) -> tuple[float, di
     import tensorflow as tf
     import tf_keras as keras
 
-    from models import trainer
-    from models.augment import augment_batch
+    from components.trainer.inputs import shuffled_batches
+    from features import IMAGE_KEY, LABEL_KEY, split_folder
     from models.preprocessing import decode_and_resize
+    from models.training.augment import augment_batch
+    from models.training.fit import fit
+    from models.training.model import build_model
     from pipeline.config import get_preset
 
     config = get_preset("default")
     start = time.perf_counter()
 
     def load(split: str) -> tuple[tf.Tensor, tf.Tensor]:
-        files = glob.glob(os.path.join(examples, f"Split-{split}", "*.gz"))
+        files = glob.glob(os.path.join(examples, split_folder(split), "*.gz"))
         spec = {
-            "image": tf.io.FixedLenFeature([], tf.string),
-            "label": tf.io.FixedLenFeature([], tf.int64),
+            IMAGE_KEY: tf.io.FixedLenFeature([], tf.string),
+            LABEL_KEY: tf.io.FixedLenFeature([], tf.int64),
         }
         dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(256)
         dataset = dataset.map(lambda s: tf.io.parse_example(s, spec))
         batches = [
-            (decode_and_resize(b["image"], config.data.image_size), b["label"]) for b in dataset
+            (decode_and_resize(b[IMAGE_KEY], config.data.image_size), b[LABEL_KEY]) for b in dataset
         ]
         return tf.concat([b[0] for b in batches], 0), tf.concat([b[1] for b in batches], 0)
 
@@ -106,36 +110,36 @@ def run_plain_script(args: argparse.Namespace, examples: str) -> tuple[float, di
 
     accuracy = {}
     for model_config in (config.baseline, config.candidate):
-        train = vars(model_config.train_config(config.train)) | {"epochs": args.epochs}
-        custom = trainer.trainer_custom_config(
-            model=model_config.name,
-            model_overrides=model_config.overrides,
+        train = dataclasses.replace(model_config.train_config(config.train), epochs=args.epochs)
+        keras.utils.set_random_seed(train.seed)
+        model = build_model(
+            model_config.name,
+            overrides=model_config.overrides,
             train=train,
             image_size=config.data.image_size,
+            num_classes=num_classes,
         )
-        keras.utils.set_random_seed(train["seed"])
-        model = trainer.build_model(custom, num_classes)
-        steps_per_epoch = math.ceil(len(train_labels) / train["batch_size"])
+        steps_per_epoch = math.ceil(len(train_labels) / train.batch_size)
 
         def train_dataset(first_step: int, train=train) -> tf.data.Dataset:
             pairs = tf.data.Dataset.from_tensor_slices(
                 (train_images, tf.one_hot(train_labels, num_classes))
             )
             steps = tf.data.Dataset.counter(start=first_step)
-            seed = tf.cast(train["seed"], tf.int64)
+            seed = tf.cast(train.seed, tf.int64)
 
             def augment(batch, step):
-                return augment_batch(*batch, tf.stack([seed, step]), train)
+                return augment_batch(*batch, tf.stack([seed, step]), train.augment)
 
-            pairs = trainer.shuffled_batches(pairs, len(train_labels), train)
+            pairs = shuffled_batches(pairs, len(train_labels), train)
             batches = tf.data.Dataset.zip((pairs, steps))
             return batches.map(augment).prefetch(tf.data.AUTOTUNE)
 
         eval_dataset = tf.data.Dataset.from_tensor_slices(
             (eval_images, tf.one_hot(eval_labels, num_classes))
-        ).batch(train["batch_size"])
+        ).batch(train.batch_size)
         with tempfile.TemporaryDirectory() as run_dir:
-            trainer.fit(
+            fit(
                 model,
                 train_dataset,
                 eval_dataset,

@@ -28,7 +28,7 @@ FLAG_FIELDS = {
     "baseline": "baseline.name",
     "epochs": "train.epochs",
     "batch_size": "train.batch_size",
-    "learning_rate": "train.learning_rate",
+    "learning_rate": "train.optimizer.learning_rate",
     "seed": "train.seed",
     "min_accuracy": "gate.min_accuracy",
     "min_gain": "gate.min_gain",
@@ -92,7 +92,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="override any config field, e.g. --set train.warmup_epochs=0 (repeatable)",
+        help="override any config field, e.g. --set train.schedule.warmup_epochs=0 (repeatable)",
     )
 
 

@@ -9,58 +9,30 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from models.ranges import (
+    AT_LEAST_0,
+    AT_LEAST_1,
+    FRACTION,
+    GAIN,
+    POSITIVE,
+    Range,
+    check_ranges,
+)
 from models.registry import check_model_name
+from models.training.recipe import (
+    OptimizerConfig,
+    ScheduleConfig,
+    TrainConfig,
+)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EMBEDDED_DATA_DIR = os.path.join(REPO_ROOT, "data", "cifar10-sample")
-
-
-@dataclass(frozen=True)
-class Range:
-    """The values a numeric config field accepts: an interval, each end open or closed."""
-
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-
-    def __contains__(self, value: float) -> bool:
-        if not math.isfinite(value):
-            return False
-        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
-            return False
-        return self.high is None or (value < self.high if self.high_open else value <= self.high)
-
-    def __str__(self) -> str:
-        if self.high is None:
-            return f"{'more than' if self.low_open else 'at least'} {self.low:g}"
-        left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
-        return f"in {left}{self.low:g}, {self.high:g}{right}"
-
-
-AT_LEAST_0 = Range(0)
-AT_LEAST_1 = Range(1)
-POSITIVE = Range(0, low_open=True)
-FRACTION = Range(0, 1)
-FRACTION_BELOW_1 = Range(0, 1, high_open=True)
-GAIN = Range(-1, 1)
-
-
-def check_ranges(config: typing.Any, ranges: Mapping[str, Range]) -> None:
-    """Raises ValueError, one line starting with the field's name, for the first field of
-    `config` outside its range (None is left to mean "off"). `apply_overrides` puts the
-    section in front (`train.epochs must be ...`)."""
-    for name, allowed in ranges.items():
-        value = getattr(config, name)
-        if value is not None and value not in allowed:
-            raise ValueError(f"{name} must be {allowed}; got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -126,130 +98,6 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """How a model is trained (shared by both models unless a `ModelConfig` overrides it).
-
-    Attributes:
-      epochs: passes over the training split; 0 exports the untrained model.
-      batch_size: images per step (global, summed over replicas).
-      optimizer: "adamw", "sgd" or "rmsprop".
-      momentum: momentum of SGD and RMSProp.
-      nesterov: Nesterov momentum for SGD.
-      learning_rate: peak learning rate, reached after the warm-up.
-      lr_reference_batch: when set, learning_rate and warmup_start_lr are scaled by
-        batch_size / lr_reference_batch (the paper: 0.16 at 2048).
-      schedule: "cosine" (decay to 0 at the last epoch) or "paper" (x lr_decay per epoch).
-      warmup_epochs: linear warm-up length in epochs.
-      warmup_start_lr: learning rate at step 0 of the warm-up (the paper: 0.01).
-      lr_decay: per-epoch factor of the "paper" schedule (the paper: 0.9875).
-      weight_decay: weight decay (decoupled for AdamW, coupled for SGD and RMSProp).
-      label_smoothing: mass spread uniformly over the classes in the training targets.
-      survival_prob: stochastic-depth keep probability of each ResNet block; 1.0 is off.
-      dropout: dropout rate before the classifier.
-      ema_decay: decay of an exponential moving average of the weights, which is then what is
-        evaluated and exported; None is off (the paper: 0.99985).
-      augment: random horizontal flip + crop, drawn anew every epoch.
-      crop: "pad" (pad `pad` pixels and crop back) or "resized" (random resized crop).
-      pad: pixels of zero padding before the "pad" crop.
-      randaugment_layers: RandAugment ops applied per image; 0 is off.
-      randaugment_magnitude: RandAugment magnitude, 0..10.
-      mixup_alpha: Beta(alpha, alpha) of mixup; 0 is off.
-      cutmix_alpha: Beta(alpha, alpha) of cutmix; 0 is off. With both on, each batch uses one.
-      teacher: knowledge distillation from "" (off), "baseline" (the CNN trained in the same
-        run) or a SavedModel path.
-      distill_weight: weight of the distillation term; 1 - it weighs the cross-entropy.
-      distill_temperature: softmax temperature of teacher and student in the distillation term.
-      strategy: tf.distribute strategy: "default", "mirrored", "multi_worker_mirrored", "tpu".
-      mixed_precision: float16 compute on GPUs (ignored without a GPU).
-      resume: continue from the last epoch checkpoint of an interrupted identical run.
-      checkpoint_every_seconds: an epoch is checkpointed (for resume) when at least this
-        many seconds have passed since the last checkpoint; 0 checkpoints every epoch. An
-        interrupted run loses at most this much training, plus the epoch in progress.
-      steps_per_epoch: training steps per epoch; None counts the training records once.
-      cache_max_mb: the Trainer keeps the parsed training and eval examples in memory (and
-        shuffles them there every epoch) when they take at most this many MiB, counted twice
-        for the shuffle buffer; larger splits are read from the TFRecords every epoch.
-        0 always reads the files.
-      seed: seeds weights, shuffling and augmentation.
-    """
-
-    epochs: int = 30
-    batch_size: int = 64
-    optimizer: str = "adamw"
-    momentum: float = 0.9
-    nesterov: bool = False
-    learning_rate: float = 2e-3
-    lr_reference_batch: int | None = None
-    schedule: str = "cosine"
-    warmup_epochs: int = 1
-    warmup_start_lr: float = 0.0
-    lr_decay: float = 0.9875
-    weight_decay: float = 1e-4
-    label_smoothing: float = 0.0
-    survival_prob: float = 1.0
-    dropout: float = 0.0
-    ema_decay: float | None = None
-    augment: bool = True
-    crop: str = "pad"
-    pad: int = 4
-    randaugment_layers: int = 0
-    randaugment_magnitude: float = 9.0
-    mixup_alpha: float = 0.0
-    cutmix_alpha: float = 0.0
-    teacher: str = ""
-    distill_weight: float = 0.8
-    distill_temperature: float = 1.0
-    strategy: str = "default"
-    mixed_precision: bool = False
-    resume: bool = True
-    checkpoint_every_seconds: float = 30.0
-    steps_per_epoch: int | None = None
-    cache_max_mb: float = 4096
-    seed: int = 42
-
-    def __post_init__(self):
-        check_ranges(
-            self,
-            {
-                "epochs": AT_LEAST_0,
-                "batch_size": AT_LEAST_1,
-                "momentum": FRACTION_BELOW_1,
-                "learning_rate": POSITIVE,
-                "lr_reference_batch": AT_LEAST_1,
-                "warmup_epochs": AT_LEAST_0,
-                "warmup_start_lr": AT_LEAST_0,
-                "lr_decay": Range(0, 1, low_open=True),
-                "weight_decay": AT_LEAST_0,
-                "label_smoothing": FRACTION_BELOW_1,
-                "survival_prob": Range(0, 1, low_open=True),
-                "dropout": FRACTION_BELOW_1,
-                "ema_decay": FRACTION_BELOW_1,
-                "pad": AT_LEAST_0,
-                "randaugment_layers": AT_LEAST_0,
-                "randaugment_magnitude": Range(0, 10),
-                "mixup_alpha": AT_LEAST_0,
-                "cutmix_alpha": AT_LEAST_0,
-                "distill_weight": FRACTION,
-                "distill_temperature": POSITIVE,
-                "checkpoint_every_seconds": AT_LEAST_0,
-                "steps_per_epoch": AT_LEAST_1,
-                "cache_max_mb": AT_LEAST_0,
-            },
-        )
-        choices = {
-            "optimizer": ("adamw", "sgd", "rmsprop"),
-            "schedule": ("cosine", "paper"),
-            "crop": ("pad", "resized"),
-            "strategy": ("default", "mirrored", "multi_worker_mirrored", "tpu"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(
-                    f"train.{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}"
-                )
-
-
-@dataclass(frozen=True)
 class ModelConfig:
     """A registered model and per-model changes to the shared training recipe.
 
@@ -257,8 +105,8 @@ class ModelConfig:
       name: a name from `models.registry.list_models()`.
       overrides: keyword arguments passed to the model builder (e.g. num_tokens).
       epochs: replaces `TrainConfig.epochs` for this model when set.
-      learning_rate: replaces `TrainConfig.learning_rate` for this model when set.
-      teacher: replaces `TrainConfig.teacher` (knowledge distillation) for this model when set.
+      learning_rate: replaces `TrainConfig.optimizer.learning_rate` for this model when set.
+      teacher: replaces `TrainConfig.distillation.teacher` for this model when set.
     """
 
     name: str
@@ -272,12 +120,17 @@ class ModelConfig:
         check_ranges(self, {"epochs": AT_LEAST_0, "learning_rate": POSITIVE})
 
     def train_config(self, shared: TrainConfig) -> TrainConfig:
-        changes = {
-            "epochs": self.epochs,
-            "learning_rate": self.learning_rate,
-            "teacher": self.teacher,
-        }
-        return dataclasses.replace(shared, **{k: v for k, v in changes.items() if v is not None})
+        """The shared recipe with this model's changes."""
+        train = shared
+        if self.epochs is not None:
+            train = dataclasses.replace(train, epochs=self.epochs)
+        if self.learning_rate is not None:
+            optimizer = dataclasses.replace(train.optimizer, learning_rate=self.learning_rate)
+            train = dataclasses.replace(train, optimizer=optimizer)
+        if self.teacher is not None:
+            distillation = dataclasses.replace(train.distillation, teacher=self.teacher)
+            train = dataclasses.replace(train, distillation=distillation)
+        return train
 
 
 @dataclass(frozen=True)
@@ -432,7 +285,7 @@ def _smoke() -> PipelineConfig:
     return PipelineConfig(
         name="smoke",
         data=DataConfig(min_images_per_class=1),
-        train=TrainConfig(epochs=1, batch_size=16, warmup_epochs=0),
+        train=TrainConfig(epochs=1, batch_size=16, schedule=ScheduleConfig(warmup_epochs=0)),
         # One epoch on a few images: the tests check the plumbing, not accuracy.
         gate=GateConfig(min_accuracy=0.0, min_gain_over_chance=-1.0),
     )
@@ -445,7 +298,12 @@ def _cifar10() -> PipelineConfig:
         data=DataConfig(source="cifar10", data_dir=""),  # the cache: downloaded if missing
         candidate=ModelConfig("vt_resnet18_cifar"),
         baseline=ModelConfig("resnet18_cifar"),
-        train=TrainConfig(epochs=100, batch_size=128, learning_rate=2e-3, warmup_epochs=5),
+        train=TrainConfig(
+            epochs=100,
+            batch_size=128,
+            optimizer=OptimizerConfig(learning_rate=2e-3),
+            schedule=ScheduleConfig(warmup_epochs=5),
+        ),
         gate=GateConfig(min_accuracy=0.5),
     )
 
@@ -470,7 +328,12 @@ def _imagenet() -> PipelineConfig:
         data=DataConfig(source="imagenet", data_dir="imagenet", image_size=224, schema="imagenet"),
         candidate=ModelConfig("vt_resnet18"),
         baseline=ModelConfig("resnet18"),
-        train=TrainConfig(epochs=90, batch_size=256, learning_rate=2e-3, warmup_epochs=5),
+        train=TrainConfig(
+            epochs=90,
+            batch_size=256,
+            optimizer=OptimizerConfig(learning_rate=2e-3),
+            schedule=ScheduleConfig(warmup_epochs=5),
+        ),
         gate=GateConfig(min_accuracy=0.5),
         beam="multi_processing",
     )

@@ -19,16 +19,17 @@ from components.image_example_gen.component import create_image_example_gen
 from components.image_example_gen.validation import StrictExampleValidator
 from components.report.component import RunReport
 from components.trainer.component import create_trainer
+from components.trainer.module import trainer_custom_config
 from components.winner.component import PushWinner, SelectWinner
 from features import EVAL_SPLIT, TRAIN_SPLIT
-from models.trainer import BASELINE_TEACHER, trainer_custom_config
+from models.training.recipe import BASELINE_TEACHER
 from pipeline.beam import beam_pipeline_args
 from pipeline.cloud_training import vertex_training_config
 from pipeline.config import ModelConfig, PipelineConfig
 from pipeline.evaluation import build_eval_config
 
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
-RUN_FN = "models.trainer.run_fn"
+RUN_FN = "components.trainer.module.run_fn"
 # The Trainers fit on the train split and validate on the eval split, which the Evaluator's
 # gate also scores; any `test` split is read by none of them (`pipeline_runner.py evaluate`
 # scores it when asked).
@@ -112,12 +113,12 @@ def create_pipeline(
     ) -> tfx.components.Trainer:
         """A Trainer; `teacher` (a model channel) is its distillation teacher when the model's
         train config asks for the baseline. Epoch checkpoints go to a directory stable across
-        executions, so a re-run of an interrupted Trainer resumes (models/trainer.py)."""
+        executions, so a re-run of an interrupted Trainer resumes (components/trainer/module.py)."""
         train = model.train_config(config.train)
         custom_config = trainer_custom_config(
             model=model.name,
             model_overrides=model.overrides,
-            train=vars(train),
+            train=train,
             image_size=config.data.image_size,
             checkpoint_root=os.path.join(config.pipeline_root, "checkpoints", component_id),
         )
@@ -129,7 +130,7 @@ def create_pipeline(
             examples=transform.outputs["transformed_examples"],
             transform_graph=transform.outputs["transform_graph"],
             schema=schema_gen.outputs["schema"],
-            base_model=teacher if train.teacher == BASELINE_TEACHER else None,
+            base_model=teacher if train.distillation.teacher == BASELINE_TEACHER else None,
             train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
             eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]),
             custom_config=custom_config,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create or update .venv (Python 3.10) from the committed lock file, then install this project
-# into it (editable, so TFX finds `models.trainer.run_fn` etc. by module path).
+# into it (editable, so TFX finds `components.trainer.module.run_fn` etc. by module path).
 #
 #   scripts/venv.sh            create or update .venv
 #   scripts/venv.sh --lock     re-resolve requirements.lock from pyproject.toml first

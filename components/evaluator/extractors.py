@@ -51,7 +51,7 @@ class _TransformSliceFeatures(beam.DoFn):
     """Adds the slice features the model's Transform layer computes from the raw image.
 
     The exported models keep the Transform graph as the function `transform_features` (see
-    models/trainer.py); fed the raw `image` only, it returns every transformed feature that
+    models/training/export.py); fed the raw `image` only, it returns every transformed feature that
     does not need the label.
     Features the examples already carry are left as they are.
     """

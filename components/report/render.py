@@ -82,13 +82,13 @@ def read_eval_images(example_files: list[str]) -> list[bytes]:
 
 
 def read_class_names(model) -> list[str]:
-    """Label index -> class name, as exported with the model (models/trainer.py)."""
+    """Label index -> class name, as exported with the model (models/training/export.py)."""
     return [name.decode() for name in model.class_names.numpy()]
 
 
 def count_parameters(model) -> int:
     """Trainable parameters of an exported model: the trainable variables its serving
-    signature reads (the export keeps no Keras object to ask, see models/trainer.py)."""
+    signature reads (the export keeps no Keras object to ask, see models/training/export.py)."""
     signature = model.signatures[EXAMPLES_SIGNATURE]
     return int(sum(np.prod(v.shape) for v in signature.trainable_variables))
 

@@ -35,7 +35,7 @@ def command(data_dir: Path, output_root: Path) -> list[str]:
         f"--output-root={output_root}",
         "--min-accuracy=0",
         f"--set=candidate.epochs={EPOCHS}",
-        "--set=train.checkpoint_every_seconds=0",
+        "--set=train.checkpoint.every_seconds=0",
         # Stream the TFRecords every epoch, as for data too large to keep in memory (the
         # other end-to-end runs keep their tiny splits in memory).
         "--set=train.cache_max_mb=0",

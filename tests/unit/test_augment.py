@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from models.augment import flip, pad_crop
+from models.training.augment import flip, pad_crop
 
 IMAGES = tf.random.stateless_uniform([6, 8, 8, 3], seed=[0, 1])
 

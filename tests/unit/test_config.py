@@ -1,5 +1,8 @@
+import json
+
 import pytest
 
+from models.training.recipe import DistillationConfig, OptimizerConfig
 from pipeline.commands import run
 from pipeline.config import (
     PRESETS,
@@ -26,16 +29,16 @@ def test_overrides_convert_to_the_field_type():
         get_preset("default"),
         {
             "train.epochs": "3",
-            "train.learning_rate": "0.01",
-            "train.augment": "false",
+            "train.optimizer.learning_rate": "0.01",
+            "train.augment.enabled": "false",
             "train.steps_per_epoch": "none",
             "candidate.overrides": '{"num_tokens": 8}',
             "beam_args": "--direct_num_workers=2,--direct_running_mode=multi_processing",
         },
     )
     assert config.train.epochs == 3
-    assert config.train.learning_rate == 0.01
-    assert config.train.augment is False
+    assert config.train.optimizer.learning_rate == 0.01
+    assert config.train.augment.enabled is False
     assert config.train.steps_per_epoch is None
     assert config.candidate.overrides == {"num_tokens": 8}
     assert config.beam_args == (
@@ -49,16 +52,22 @@ def test_overrides_convert_to_the_field_type():
     [
         ("train.epoch", "3", "unknown config field 'train.epoch'"),
         ("train.epochs", "three", "not a valid"),
-        ("train.augment", "maybe", "not a valid"),
+        ("train.augment.enabled", "maybe", "not a valid"),
+        ("train.augment", "true", "cannot be set from the command line"),
+        ("train.optimizer.name", "adam", "train.optimizer.name must be one of adamw, sgd, rmsprop"),
         ("name.first", "x", "has no sub-fields"),
         ("data.max_per_class", "0", "must be at least 1"),
         ("data.max_per_class", "3", "max_per_class 3 is below min_images_per_class 5"),
-        ("train.learning_rate", "nan", "train.learning_rate must be more than 0; got nan"),
+        (
+            "train.optimizer.learning_rate",
+            "nan",
+            "train.optimizer.learning_rate must be more than 0; got nan",
+        ),
         ("data.shard_mb", "inf", "data.shard_mb must be more than 0; got inf"),
         ("train.epochs", "-1", r"train.epochs must be at least 0; got -1"),
         ("train.batch_size", "0", r"train.batch_size must be at least 1; got 0"),
-        ("train.label_smoothing", "1", r"must be in \[0, 1\); got 1.0"),
-        ("train.learning_rate", "0", "must be more than 0"),
+        ("train.regularisation.label_smoothing", "1", r"must be in \[0, 1\); got 1.0"),
+        ("train.optimizer.learning_rate", "0", "must be more than 0"),
         ("data.image_size", "0", r"data.image_size must be in \[8, 4096\]; got 0"),
         ("data.max_rejected_fraction", "2", r"must be in \[0, 1\]"),
         ("gate.min_accuracy", "1.5", r"gate.min_accuracy must be in \[0, 1\]"),
@@ -86,11 +95,36 @@ def test_reading_outside_the_data_dir_is_off_unless_asked_for():
 
 
 def test_model_config_replaces_only_the_fields_it_sets():
-    shared = TrainConfig(epochs=5, learning_rate=0.1)
+    shared = TrainConfig(epochs=5, optimizer=OptimizerConfig(learning_rate=0.1))
     assert ModelConfig("simple_cnn", epochs=0).train_config(shared) == TrainConfig(
-        epochs=0, learning_rate=0.1
+        epochs=0, optimizer=OptimizerConfig(learning_rate=0.1)
+    )
+    assert ModelConfig("simple_cnn", teacher="baseline").train_config(shared) == TrainConfig(
+        epochs=5,
+        optimizer=OptimizerConfig(learning_rate=0.1),
+        distillation=DistillationConfig(teacher="baseline"),
     )
     assert ModelConfig("simple_cnn").train_config(shared) == shared
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_the_recipe_travels_to_the_trainer_and_back_unchanged(name):
+    train = get_preset(name).train
+
+    assert TrainConfig.from_dict(json.loads(json.dumps(train.to_dict()))) == train
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"learning_rate": 0.1}, "train has no field 'learning_rate'"),
+        ({"optimizer": {"name": "adam"}}, "name must be one of adamw, sgd, rmsprop"),
+        ({"schedule": {"warmup_epochs": -1}}, "warmup_epochs must be at least 0"),
+    ],
+)
+def test_a_recipe_read_back_is_checked_as_when_it_was_built(values, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig.from_dict(values)
 
 
 def test_paths_derive_from_output_root_and_name(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from models.distillation import Distiller, distillation_loss
+from models.training.distillation import Distiller, distillation_loss
 
 
 def _softmax(x):

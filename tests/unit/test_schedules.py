@@ -1,19 +1,18 @@
 """Learning-rate schedules at chosen steps."""
 
+import dataclasses
+
 import pytest
 
-from models.schedules import WarmupCosine, WarmupExponential, build_schedule
+from models.training.recipe import OptimizerConfig, ScheduleConfig, TrainConfig
+from models.training.schedules import WarmupCosine, WarmupExponential, build_schedule
 
-PAPER = {
-    "schedule": "paper",
-    "learning_rate": 0.16,
-    "warmup_start_lr": 0.01,
-    "lr_reference_batch": 2048,
-    "batch_size": 2048,
-    "warmup_epochs": 5,
-    "lr_decay": 0.9875,
-    "epochs": 300,
-}
+PAPER = TrainConfig(
+    epochs=300,
+    batch_size=2048,
+    optimizer=OptimizerConfig(learning_rate=0.16, lr_reference_batch=2048),
+    schedule=ScheduleConfig(name="paper", warmup_epochs=5, warmup_start_lr=0.01, lr_decay=0.9875),
+)
 
 
 def test_paper_schedule_values():
@@ -28,7 +27,7 @@ def test_paper_schedule_values():
 
 
 def test_paper_schedule_scales_with_batch():
-    schedule = build_schedule({**PAPER, "batch_size": 256}, steps_per_epoch=10)
+    schedule = build_schedule(dataclasses.replace(PAPER, batch_size=256), steps_per_epoch=10)
     assert float(schedule(0)) == pytest.approx(0.01 / 8)
     assert float(schedule(50)) == pytest.approx(0.02)
 

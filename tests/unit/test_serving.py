@@ -18,9 +18,9 @@ from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, sche
 
 import pipeline_runner
 from models import preprocessing, registry
-from models.distillation import load_teacher
 from models.signatures import EXAMPLES_SIGNATURE, OUTPUT_KEYS, RAW_BYTES_SIGNATURE
-from models.trainer import export_serving_model
+from models.training.distillation import load_teacher
+from models.training.export import export_serving_model
 
 CLASS_NAMES = ["red", "green", "blue"]
 COLOURS = np.array([[220, 20, 20], [20, 220, 20], [20, 20, 220]], dtype=np.uint8)

@@ -1,5 +1,5 @@
 """The training loop: resume after an interruption, the learning-rate log, the recipe knobs;
-the Trainer component's access to the class names."""
+the Trainer component's input pipeline and access to the class names."""
 
 import dataclasses
 import json
@@ -13,10 +13,18 @@ from tfx.types import artifact_utils, standard_artifacts
 from components.image_example_gen.component import create_image_example_gen
 from components.trainer import component
 from components.trainer.dataset import dataset_class_names
-from models.preprocessing import IMAGE_KEY, LABEL_KEY
+from components.trainer.inputs import fits_in_memory, shuffled_batches
+from features import IMAGE_KEY, LABEL_KEY
 from models.registry import build_model
-from models.trainer import build_optimizer, fit, fits_in_memory, shuffled_batches
-from pipeline.config import TrainConfig
+from models.training.fit import fit
+from models.training.optimizers import build_optimizer
+from models.training.recipe import (
+    CheckpointConfig,
+    EmaConfig,
+    OptimizerConfig,
+    ScheduleConfig,
+    TrainConfig,
+)
 from tests.fixtures import trainer as trainer_fixture
 from tests.fixtures.cifar import CIFAR10_CLASS_NAMES, write_cifar10_python
 from tests.fixtures.reading import run_executor
@@ -24,16 +32,15 @@ from tests.fixtures.reading import run_executor
 STEPS, BATCH, CLASSES = 2, 4, 3
 
 
-def _train(**changes) -> dict:
+def _train(**changes) -> TrainConfig:
     config = TrainConfig(
         epochs=3,
         batch_size=BATCH,
-        warmup_epochs=1,
-        schedule="paper",
-        learning_rate=0.1,
-        checkpoint_every_seconds=0,
+        optimizer=OptimizerConfig(learning_rate=0.1),
+        schedule=ScheduleConfig(name="paper", warmup_epochs=1),
+        checkpoint=CheckpointConfig(every_seconds=0),
     )
-    return vars(dataclasses.replace(config, **changes))
+    return dataclasses.replace(config, **changes)
 
 
 def _batches(first_step: int, fail_at: int | None = None) -> tf.data.Dataset:
@@ -121,7 +128,7 @@ def test_epochs_are_checkpointed_only_once_the_interval_has_passed(tmp_path):
             _model(),
             lambda first: _batches(first, fail_at=2 * STEPS + 1),
             eval_ds,
-            train=_train(checkpoint_every_seconds=3600),
+            train=_train(checkpoint=CheckpointConfig(every_seconds=3600)),
             checkpoint_directory=str(checkpoints),
             **kwargs,
         )
@@ -137,7 +144,7 @@ def test_epochs_are_checkpointed_only_once_the_interval_has_passed(tmp_path):
         _model(),
         batches,
         eval_ds,
-        train=_train(checkpoint_every_seconds=3600),
+        train=_train(checkpoint=CheckpointConfig(every_seconds=3600)),
         checkpoint_directory=str(checkpoints),
         **kwargs,
     )
@@ -146,12 +153,19 @@ def test_epochs_are_checkpointed_only_once_the_interval_has_passed(tmp_path):
 
 @pytest.mark.parametrize("optimizer", ["adamw", "sgd", "rmsprop"])
 def test_optimizers_and_ema_build(optimizer):
-    opt = build_optimizer(_train(optimizer=optimizer, ema_decay=0.99985, nesterov=True), 0.1)
+    train = _train(
+        optimizer=OptimizerConfig(name=optimizer, nesterov=True), ema=EmaConfig(decay=0.99985)
+    )
+    opt = build_optimizer(train, 0.1)
     assert opt.use_ema and opt.ema_momentum == pytest.approx(0.99985)
 
 
 def test_with_ema_the_epoch_lines_score_the_averaged_weights_that_ship(tmp_path):
-    train = _train(epochs=2, optimizer="sgd", ema_decay=0.9, learning_rate=0.5)
+    train = _train(
+        epochs=2,
+        optimizer=OptimizerConfig(name="sgd", learning_rate=0.5),
+        ema=EmaConfig(decay=0.9),
+    )
     eval_ds = _batches(0).take(1)
     model = _model()
 

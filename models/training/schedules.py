@@ -8,6 +8,8 @@ from typing import Any
 import tensorflow as tf
 import tf_keras as keras
 
+from models.training.recipe import TrainConfig
+
 
 class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
     """Linear warm-up from `start` to `peak` over `warmup_steps`, then cosine decay to 0."""
@@ -74,21 +76,20 @@ def _linear_warmup(step: tf.Tensor, start: float, peak: float, warmup_steps: int
 
 
 def build_schedule(
-    train: dict[str, Any], steps_per_epoch: int
+    train: TrainConfig, steps_per_epoch: int
 ) -> keras.optimizers.schedules.LearningRateSchedule:
-    """The schedule named by `train["schedule"]` ("cosine" or "paper") from TrainConfig fields.
+    """The schedule `train.schedule` names ("cosine" or "paper").
 
-    The peak (`learning_rate`) and the warm-up start (`warmup_start_lr`) are scaled by
-    batch_size / lr_reference_batch when `lr_reference_batch` is set (linear scaling rule;
-    the paper uses 0.16 at batch 2048).
+    The peak (`train.optimizer.learning_rate`) and the warm-up start are scaled by
+    batch_size / lr_reference_batch when `train.optimizer.lr_reference_batch` is set (linear
+    scaling rule; the paper uses 0.16 at batch 2048).
     """
+    optimizer, schedule = train.optimizer, train.schedule
     scale = 1.0
-    if train["lr_reference_batch"]:
-        scale = train["batch_size"] / train["lr_reference_batch"]
-    peak, start = train["learning_rate"] * scale, train["warmup_start_lr"] * scale
-    warmup_steps = train["warmup_epochs"] * steps_per_epoch
-    if train["schedule"] == "cosine":
-        return WarmupCosine(peak, warmup_steps, train["epochs"] * steps_per_epoch, start)
-    if train["schedule"] == "paper":
-        return WarmupExponential(peak, warmup_steps, steps_per_epoch, train["lr_decay"], start)
-    raise ValueError(f"train.schedule must be 'cosine' or 'paper', got {train['schedule']!r}.")
+    if optimizer.lr_reference_batch:
+        scale = train.batch_size / optimizer.lr_reference_batch
+    peak, start = optimizer.learning_rate * scale, schedule.warmup_start_lr * scale
+    warmup_steps = schedule.warmup_epochs * steps_per_epoch
+    if schedule.name == "paper":
+        return WarmupExponential(peak, warmup_steps, steps_per_epoch, schedule.lr_decay, start)
+    return WarmupCosine(peak, warmup_steps, train.epochs * steps_per_epoch, start)

@@ -8,9 +8,10 @@ Images are [B, H, W, C] float tensors as Transform outputs them (per-channel nor
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import tensorflow as tf
+
+from models.training.recipe import AugmentConfig
 
 _RANDAUGMENT_OPS = ("identity", "rotate", "shear_x", "shear_y", "translate_x", "translate_y")
 _RANDAUGMENT_OPS += ("brightness", "contrast")
@@ -185,24 +186,24 @@ def _cutmix_mask(size: tf.Tensor, seed: tf.Tensor, alpha: float) -> tf.Tensor:
 
 
 def augment_batch(
-    images: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor, train: dict[str, Any]
+    images: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor, augment: AugmentConfig
 ) -> tuple[tf.Tensor, tf.Tensor]:
-    """The augmentation TrainConfig `train` asks for: crop, flip, RandAugment, mixup/cutmix.
+    """The augmentation `augment` asks for: crop, flip, RandAugment, mixup/cutmix.
 
     images [B, H, W, C], one-hot labels [B, K] -> same shapes.
     """
     crop_seed, flip_seed, randaugment_seed, mix_seed = _split(seed, 4)
-    if train["crop"] == "resized":
+    if augment.crop == "resized":
         images = random_resized_crop(images, crop_seed)
     else:
-        images = pad_crop(images, crop_seed, train["pad"])
+        images = pad_crop(images, crop_seed, augment.pad)
     images = flip(images, flip_seed)
-    if train["randaugment_layers"]:
+    if augment.randaugment_layers:
         images = rand_augment(
-            images, randaugment_seed, train["randaugment_layers"], train["randaugment_magnitude"]
+            images, randaugment_seed, augment.randaugment_layers, augment.randaugment_magnitude
         )
-    if train["mixup_alpha"] > 0 or train["cutmix_alpha"] > 0:
+    if augment.mixup_alpha > 0 or augment.cutmix_alpha > 0:
         images, labels = mix_batch(
-            images, labels, mix_seed, train["mixup_alpha"], train["cutmix_alpha"]
+            images, labels, mix_seed, augment.mixup_alpha, augment.cutmix_alpha
         )
     return images, labels

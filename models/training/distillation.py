@@ -82,7 +82,9 @@ def load_teacher(path: str) -> keras.Model:
     Raises ValueError naming the path when it holds no loadable Keras model.
     """
     if not tf.io.gfile.exists(path):
-        raise ValueError(f"train.teacher: no SavedModel at {path!r}; give a model directory.")
+        raise ValueError(
+            f"train.distillation.teacher: no SavedModel at {path!r}; give a model directory."
+        )
     # The Trainer's exports keep no per-layer traces: Keras rebuilds the model from the
     # layers' configs, which needs the project's layers registered.
     import models.layers  # noqa: F401
