@@ -16,8 +16,7 @@ FROM apache/beam_python3.10_sdk:2.61.0 AS beam
 FROM gcr.io/tfx-oss-public/tfx:1.16.0
 
 ENV TF_USE_LEGACY_KERAS=1 \
-    TF_CPP_MIN_LOG_LEVEL=3 \
-    PYTHONWARNINGS=ignore::FutureWarning,ignore::DeprecationWarning
+    TF_CPP_MIN_LOG_LEVEL=3
 
 # requirements.lock is resolved for Python 3.10: fail here, not at the first pipeline step.
 RUN python -c "import sys; assert sys.version_info[:2] == (3, 10), sys.version"

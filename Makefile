@@ -5,7 +5,6 @@
 PY := .venv/bin/python
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
-export PYTHONWARNINGS := ignore::FutureWarning,ignore::DeprecationWarning
 
 .PHONY: run test unit e2e venv lock lint format clean
 

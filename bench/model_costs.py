@@ -17,7 +17,8 @@ import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import models  # noqa: F401 - selects Keras 2 (tf_keras) before TensorFlow loads
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from models.costs import count_macs, count_params  # noqa: E402

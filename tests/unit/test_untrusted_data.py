@@ -514,6 +514,7 @@ def test_imagenet_devkit_files_of_random_bytes_are_read_or_refused_in_one_line(
 
 
 @pytest.mark.parametrize("limit", [3_000, 1_000])  # PIL warns above the limit, fails above 2x
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_images_above_the_decompression_bomb_limit_are_rejected(
     limit: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
