@@ -9,6 +9,11 @@ import tf_keras as keras
 from models.registry import build_model, list_models
 
 NUM_CLASSES = 10
+# The models of 34 layers and more take most of this file's time: `slow`, not in `make check`.
+DEEP = {"resnet34", "resnet50", "resnet101", "vt_resnet34", "vt_resnet50", "vt_resnet101"}
+MODELS = [
+    pytest.param(name, marks=pytest.mark.slow) if name in DEEP else name for name in list_models()
+]
 
 
 def _small_input_shape(name: str) -> tuple[int, int, int]:
@@ -42,7 +47,7 @@ def _images(n: int, shape: tuple[int, int, int], seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(n, *shape)).astype("float32")
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", MODELS)
 def test_registered_model_builds_and_outputs_logits(name):
     shape = _small_input_shape(name)
     model = build_model(name, input_shape=shape, num_classes=NUM_CLASSES)
@@ -89,7 +94,7 @@ def test_vt_resnet_tiny_save_load_round_trip(tmp_path, filename):
     np.testing.assert_array_equal(restored(images, training=False), expected)
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", MODELS)
 def test_every_model_round_trips_through_its_config_and_the_keras_format(tmp_path, name):
     model, shape = _small_model(name)
     images = _images(4, shape)
@@ -105,7 +110,7 @@ def test_every_model_round_trips_through_its_config_and_the_keras_format(tmp_pat
     np.testing.assert_array_equal(restored(images, training=False), expected)
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", MODELS)
 def test_gradients_reach_every_weight(name):
     keras.utils.set_random_seed(0)
     model, shape = _small_model(name)
@@ -123,7 +128,7 @@ def test_gradients_reach_every_weight(name):
     assert not unreached, f"no gradient reaches {unreached}"
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", MODELS)
 def test_every_model_overfits_a_batch_of_random_labels(name):
     keras.utils.set_random_seed(0)
     model, shape = _small_model(name)

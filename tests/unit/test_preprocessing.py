@@ -1,23 +1,15 @@
 """preprocessing_fn run through real tf.Transform (Beam analysis + transform)."""
 
-import io
-
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
-from PIL import Image
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 from features import IMAGE_KEY, PROPERTY_BUCKET_KEYS
 from models import preprocessing
-
-
-def encode(pixels: np.ndarray, fmt: str = "PNG") -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format=fmt)
-    return buffer.getvalue()
+from tests.fixtures.images import encode
 
 
 @pytest.fixture(scope="module")

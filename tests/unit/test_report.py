@@ -1,9 +1,6 @@
 """The report's pieces that need no trained model: plots, the slice table, the decision."""
 
-import io
-
 import numpy as np
-from PIL import Image
 
 from components.report.render import (
     ModelRun,
@@ -14,6 +11,7 @@ from components.report.render import (
 )
 from components.report.slices import SliceRow, slice_name
 from components.winner.decision import ModelScore, PushRecord, decide
+from tests.fixtures.images import encode
 
 RUNS = [
     ModelRun("candidate", "vt_resnet_tiny", "unused", None),
@@ -36,12 +34,6 @@ def history(epochs: int, start: float) -> list[dict]:
     ]
 
 
-def png_bytes(colour: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(np.full((8, 8, 3), colour, dtype=np.uint8)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def test_learning_curves_are_one_png_and_absent_without_history(tmp_path):
     name = plot_curves(RUNS, [history(3, 2.0), history(3, 1.5)], str(tmp_path))
     assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC
@@ -49,7 +41,7 @@ def test_learning_curves_are_one_png_and_absent_without_history(tmp_path):
 
 
 def test_image_grid_draws_the_chosen_images_or_nothing(tmp_path):
-    images = [png_bytes(c) for c in (0, 100, 200)]
+    images = [encode(np.full((8, 8, 3), c, dtype=np.uint8)) for c in (0, 100, 200)]
     name = plot_image_grid(images, np.array([0, 2]), ["a", "b"], str(tmp_path), "grid.png")
     assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC
     assert plot_image_grid(images, np.array([], int), [], str(tmp_path), "none.png") is None

@@ -6,14 +6,12 @@ the Trainer's `export_serving_model`; no TFX pipeline run is needed for these ch
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform.beam as tft_beam
-from PIL import Image
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
 
 import pipeline_runner
@@ -21,15 +19,10 @@ from models import preprocessing, registry
 from models.signatures import EXAMPLES_SIGNATURE, OUTPUT_KEYS, RAW_BYTES_SIGNATURE
 from models.training.distillation import load_teacher
 from models.training.export import export_serving_model
+from tests.fixtures.images import encode
 
 CLASS_NAMES = ["red", "green", "blue"]
 COLOURS = np.array([[220, 20, 20], [20, 220, 20], [20, 20, 220]], dtype=np.uint8)
-
-
-def encode(pixels: np.ndarray, fmt: str) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format=fmt)
-    return buffer.getvalue()
 
 
 def solid(label: int, size: int = 16) -> np.ndarray:
