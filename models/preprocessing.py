@@ -24,9 +24,6 @@ import tensorflow_transform as tft
 
 from features import BRIGHTNESS_BUCKET_KEY, CONTRAST_BUCKET_KEY, IMAGE_KEY, LABEL_KEY
 
-DEFAULT_IMAGE_SIZE = 32
-DEFAULT_PROPERTY_BUCKETS = 4
-
 
 def decode_and_resize(encoded: tf.Tensor, image_size: int) -> tf.Tensor:
     """Decodes a batch of encoded images to float32 [B, S, S, 3] in [0, 1].
@@ -74,13 +71,12 @@ def image_properties(images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
 
 
 def preprocessing_fn(
-    inputs: dict[str, tf.Tensor], custom_config: dict[str, Any] | None = None
+    inputs: dict[str, tf.Tensor], custom_config: dict[str, Any]
 ) -> dict[str, tf.Tensor]:
-    """TFX Transform entry point. `custom_config` may set `image_size` (default 32) and
-    `property_buckets` (default 4: quartiles)."""
-    config = custom_config or {}
-    image_size = int(config.get("image_size", DEFAULT_IMAGE_SIZE))
-    num_buckets = int(config.get("property_buckets", DEFAULT_PROPERTY_BUCKETS))
+    """TFX Transform entry point. `custom_config` sets `image_size` and `property_buckets`
+    (the pipeline passes `DataConfig.image_size` and `EvaluationConfig.property_buckets`)."""
+    image_size = int(custom_config["image_size"])
+    num_buckets = int(custom_config["property_buckets"])
     images = decode_and_resize(inputs[IMAGE_KEY], image_size)
     brightness, contrast = image_properties(images)
     return {

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from pipeline.config import PipelineConfig
 
-BEAM_MODES = ("in_memory", "multi_processing", "dataflow")
-
 
 def beam_pipeline_args(config: PipelineConfig) -> list[str]:
     """The preset's Beam flags followed by `config.beam_args` (which may override them).
 
-    Raises ValueError for an unknown mode or a Dataflow run without project or temp location.
+    Raises ValueError for a Dataflow run without project, temp location or image.
     """
     if config.beam == "in_memory":
         # One in-process worker: on 2 cores, worker processes take seconds to start and pay off
@@ -18,7 +16,7 @@ def beam_pipeline_args(config: PipelineConfig) -> list[str]:
         preset = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
     elif config.beam == "multi_processing":
         preset = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
-    elif config.beam == "dataflow":
+    else:  # "dataflow", the last of BEAM_MODES (PipelineConfig checks the mode)
         cloud = config.cloud
         missing = [
             name
@@ -42,6 +40,4 @@ def beam_pipeline_args(config: PipelineConfig) -> list[str]:
         ]
         if cloud.service_account:
             preset.append(f"--service_account_email={cloud.service_account}")
-    else:
-        raise ValueError(f"unknown beam mode {config.beam!r}; choose one of {BEAM_MODES}")
     return preset + list(config.beam_args)

@@ -15,6 +15,11 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from components.image_example_gen.defaults import (
+    DEFAULT_MAX_REJECTED_FRACTION,
+    DEFAULT_SHARD_BYTES,
+    DEFAULT_SPLIT_RATIOS,
+)
 from models.ranges import (
     AT_LEAST_0,
     AT_LEAST_1,
@@ -22,6 +27,7 @@ from models.ranges import (
     GAIN,
     POSITIVE,
     Range,
+    check_choice,
     check_ranges,
 )
 from models.registry import check_model_name
@@ -31,6 +37,7 @@ from models.training.recipe import (
     TrainConfig,
 )
 
+BEAM_MODES = ("in_memory", "multi_processing", "dataflow")
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EMBEDDED_DATA_DIR = os.path.join(REPO_ROOT, "data", "cifar10-sample")
 
@@ -68,12 +75,12 @@ class DataConfig:
     data_dir: str = EMBEDDED_DATA_DIR
     image_size: int = 32
     schema: str = "cifar10"
-    split_ratios: dict[str, int] = field(default_factory=lambda: {"train": 9, "eval": 1})
+    split_ratios: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SPLIT_RATIOS))
     max_per_class: int | None = None
-    max_rejected_fraction: float = 0.001
+    max_rejected_fraction: float = DEFAULT_MAX_REJECTED_FRACTION
     cache_dir: str | None = None
     download: bool = False
-    shard_mb: float = 128.0
+    shard_mb: float = DEFAULT_SHARD_BYTES / 2**20
     min_images_per_class: int = 5
     read_outside_data_dir: bool = False
 
@@ -254,6 +261,9 @@ class PipelineConfig:
     cloud: CloudConfig = field(default_factory=CloudConfig)
     enable_cache: bool = True
     project_root: str = REPO_ROOT
+
+    def __post_init__(self):
+        check_choice(self, "beam", BEAM_MODES)
 
     @property
     def pipeline_root(self) -> str:

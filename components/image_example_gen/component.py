@@ -8,10 +8,13 @@ from tfx.components import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 
 import features
-from components.image_example_gen import executor, rejects, shards, sources
+from components.image_example_gen import executor, sources
+from components.image_example_gen.defaults import (
+    DEFAULT_MAX_REJECTED_FRACTION,
+    DEFAULT_SHARD_BYTES,
+    DEFAULT_SPLIT_RATIOS,
+)
 from components.image_example_gen.sources import base
-
-DEFAULT_SPLIT_RATIOS = {"train": 9, "eval": 1}
 
 
 def hash_split_config(ratios: Mapping[str, int]) -> tfx.proto.SplitConfig:
@@ -44,8 +47,8 @@ def create_image_example_gen(
     *,
     split_ratios: Mapping[str, int] | None = None,
     max_per_class: int | None = None,
-    max_rejected_fraction: float = rejects.DEFAULT_MAX_REJECTED_FRACTION,
-    shard_bytes: int = shards.DEFAULT_SHARD_BYTES,
+    max_rejected_fraction: float = DEFAULT_MAX_REJECTED_FRACTION,
+    shard_bytes: int = DEFAULT_SHARD_BYTES,
     read_outside_data_dir: bool = False,
     min_images_per_class: int = 1,
     input_base: str | tfx.dsl.experimental.RuntimeParameter | None = None,

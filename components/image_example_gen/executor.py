@@ -27,6 +27,7 @@ from tfx.utils import proto_utils
 import features
 from components.image_example_gen import class_counts, files, reading, rejects, shards, sources
 from components.image_example_gen.class_names import write as write_class_names
+from components.image_example_gen.defaults import DEFAULT_MAX_REJECTED_FRACTION, DEFAULT_SHARD_BYTES
 from components.image_example_gen.sources import base
 
 # Added to exec_properties by Executor.Do for the PTransform: where rejects go, and where
@@ -53,8 +54,8 @@ class ReaderConfig:
 
     source: str
     max_per_class: int | None = None
-    max_rejected_fraction: float = rejects.DEFAULT_MAX_REJECTED_FRACTION
-    shard_bytes: int = shards.DEFAULT_SHARD_BYTES
+    max_rejected_fraction: float = DEFAULT_MAX_REJECTED_FRACTION
+    shard_bytes: int = DEFAULT_SHARD_BYTES
     read_outside_data_dir: bool = False
     min_images_per_class: int = 1
 

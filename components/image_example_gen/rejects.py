@@ -26,7 +26,6 @@ from components.image_example_gen import class_counts, files
 from components.image_example_gen.sources import base
 
 REJECTED_DIR = "rejected"
-DEFAULT_MAX_REJECTED_FRACTION = 0.001
 _EXAMPLES = "examples"
 _SUMMARY_SUFFIX = "-summary.json"
 _RECORDS_SUFFIX = "-00000-of-00001.jsonl"  # one file, named as Beam's text sink names them

@@ -35,10 +35,10 @@ from typing import Any
 import apache_beam as beam
 
 from components.image_example_gen import files, spill, tfrecords
-from components.image_example_gen.sources.base import SOURCE_ID_KEY
+from components.image_example_gen.defaults import DEFAULT_SHARD_BYTES
+from features import SOURCE_ID_KEY
 
 FILE_PREFIX = "data_tfrecord"
-DEFAULT_SHARD_BYTES = 128 * 1024 * 1024
 
 
 # The elements ImageExampleGen's transforms pass on: the examples of one read task as

@@ -9,7 +9,7 @@ import os
 import sys
 
 from pipeline.cli import EXIT_USAGE, add_config_flags, config_from_args
-from pipeline.config import PipelineConfig
+from pipeline.config import BEAM_MODES, PipelineConfig
 
 EXIT_NOTHING_PUSHED = 3
 
@@ -51,7 +51,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     beam = parser.add_argument_group("Beam")
     beam.add_argument(
         "--beam",
-        choices=("in_memory", "multi_processing", "dataflow"),
+        choices=BEAM_MODES,
         help="DirectRunner in one process (default), DirectRunner on every core, or Dataflow",
     )
     beam.add_argument(

@@ -16,12 +16,12 @@ from tfx.utils import proto_utils
 
 from components.image_example_gen import class_names, executor
 from components.image_example_gen.component import (
-    DEFAULT_SPLIT_RATIOS,
     create_image_example_gen,
     hash_split_config,
     read_class_names,
     resolve_data_dir,
 )
+from components.image_example_gen.defaults import DEFAULT_SPLIT_RATIOS
 from components.image_example_gen.sources.cifar import CIFAR10
 from components.image_example_gen.sources.folder import FOLDER
 from features import CLASS_NAMES_FILE

@@ -26,7 +26,9 @@ def analyze_and_transform(raw, tmp_path, image_size):
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(feature_spec))
     with tft_beam.Context(temp_dir=str(tmp_path)):
         (transformed, _), transform_fn = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
-            lambda inputs: preprocessing.preprocessing_fn(inputs, {"image_size": image_size}),
+            lambda inputs: preprocessing.preprocessing_fn(
+                inputs, {"image_size": image_size, "property_buckets": 4}
+            ),
             output_record_batches=False,
         )
     return transformed, transform_fn

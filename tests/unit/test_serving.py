@@ -44,7 +44,9 @@ def transform_output(tmp_path_factory):
     transform_dir = str(root / "transform")
     with tft_beam.Context(temp_dir=str(root / "tmp")):
         _, transform_fn = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
-            lambda inputs: preprocessing.preprocessing_fn(inputs, {"image_size": 16}),
+            lambda inputs: preprocessing.preprocessing_fn(
+                inputs, {"image_size": 16, "property_buckets": 4}
+            ),
             output_record_batches=False,
         )
         _ = transform_fn | tft_beam.WriteTransformFn(transform_dir)
