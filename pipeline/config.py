@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from components.image_example_gen.defaults import (
     DEFAULT_MAX_REJECTED_FRACTION,
     DEFAULT_SHARD_BYTES,
-    DEFAULT_SPLIT_RATIOS,
 )
 from models.ranges import (
     AT_LEAST_0,
@@ -51,8 +50,10 @@ class DataConfig:
       data_dir: local or gs:// directory in the source's layout.
       image_size: side in pixels that Transform resizes every image to.
       schema: name of a folder under `schemas/` holding the curated `schema.pbtxt`.
-      split_ratios: hash buckets per split for data sets without splits of their own (a
-        folder of class folders, a manifest), e.g. {"train": 8, "eval": 1, "test": 1}.
+      split_ratios: hash buckets per output split of the data set's train split (or only
+        split) when it has no eval split of its own, e.g. {"train": 8, "eval": 2}; None:
+        9:1 train/eval, or 8:1:1 train/eval/test when it has no test split either
+        (`components/image_example_gen/splits.py`).
       max_per_class: read at most this many images per class and split (folder, imagenet);
         None reads all.
       max_rejected_fraction: ExampleGen fails when more than this fraction of the inputs
@@ -75,7 +76,7 @@ class DataConfig:
     data_dir: str = EMBEDDED_DATA_DIR
     image_size: int = 32
     schema: str = "cifar10"
-    split_ratios: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SPLIT_RATIOS))
+    split_ratios: dict[str, int] | None = None
     max_per_class: int | None = None
     max_rejected_fraction: float = DEFAULT_MAX_REJECTED_FRACTION
     cache_dir: str | None = None
@@ -294,7 +295,8 @@ def _smoke() -> PipelineConfig:
     """The smallest meaningful run, for tests: one epoch each, small batches."""
     return PipelineConfig(
         name="smoke",
-        data=DataConfig(min_images_per_class=1),
+        # A third of the tiny training data for eval: the gate needs a few examples per class.
+        data=DataConfig(min_images_per_class=1, split_ratios={"train": 2, "eval": 1}),
         train=TrainConfig(epochs=1, batch_size=16, schedule=ScheduleConfig(warmup_epochs=0)),
         # One epoch on a few images: the tests check the plumbing, not accuracy.
         gate=GateConfig(min_accuracy=0.0, min_gain_over_chance=-1.0),
@@ -360,7 +362,6 @@ def _folder() -> PipelineConfig:
             data_dir="images",
             image_size=64,
             schema="folder",
-            split_ratios={"train": 8, "eval": 1, "test": 1},
         ),
     )
 

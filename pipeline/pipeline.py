@@ -31,8 +31,8 @@ from pipeline.evaluation import build_eval_config
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
 RUN_FN = "components.trainer.module.run_fn"
 # The Trainers fit on the train split and validate on the eval split, which the Evaluator's
-# gate also scores; any `test` split is read by none of them (`pipeline_runner.py evaluate`
-# scores it when asked).
+# gate also scores; the `test` split, which every data set has (components/image_example_gen/
+# splits.py), is read by none of them (`pipeline_runner.py evaluate` scores it when asked).
 
 # Pipeline parameters: what each run of a compiled pipeline may change without recompiling.
 DATA_DIR_PARAMETER = "data_dir"

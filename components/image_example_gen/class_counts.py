@@ -16,13 +16,17 @@ from collections.abc import Sequence
 
 from components.image_example_gen import files
 from components.image_example_gen.sources import base
-from features import TRAIN_SPLIT
+from features import EVAL_SPLIT, TRAIN_SPLIT
 
 FILE_SUFFIX = "-classes.json"
 
 
 class TooFewClassesError(ValueError):
     """The training split has fewer than two classes with enough examples."""
+
+
+class EmptySplitError(ValueError):
+    """The eval split, which the Trainers validate on and the gate scores, got no example."""
 
 
 # Output split -> label -> examples.
@@ -41,7 +45,8 @@ def read(report_dir: str) -> Counts:
 
 def check(counts: Counts, class_names: Sequence[str], min_images: int) -> None:
     """Raises TooFewClassesError, one line, when the training split has fewer than two
-    classes of at least `min_images` examples (an empty or missing one has none)."""
+    classes of at least `min_images` examples (an empty or missing one has none), and
+    EmptySplitError when the eval split has no example."""
     train = counts.get(TRAIN_SPLIT, {})
     enough = [label for label, n in train.items() if n >= min_images]
     if len(enough) < 2:
@@ -50,6 +55,12 @@ def check(counts: Counts, class_names: Sequence[str], min_images: int) -> None:
             f"the {TRAIN_SPLIT} split has {len(enough)} class(es) with at least {min_images} "
             f"examples (found: {found}); a classifier needs two or more "
             "(data.min_images_per_class sets the minimum)"
+        )
+    if not sum(counts.get(EVAL_SPLIT, {}).values()):
+        raise EmptySplitError(
+            f"the {EVAL_SPLIT} split got no example of the {sum(train.values())} read: nothing "
+            f"to validate or gate on; give more images, or a larger {EVAL_SPLIT} share in "
+            "data.split_ratios"
         )
 
 

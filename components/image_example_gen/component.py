@@ -12,25 +12,14 @@ from components.image_example_gen import executor, sources
 from components.image_example_gen.defaults import (
     DEFAULT_MAX_REJECTED_FRACTION,
     DEFAULT_SHARD_BYTES,
-    DEFAULT_SPLIT_RATIOS,
 )
 from components.image_example_gen.sources import base
+from components.image_example_gen.splits import plan_splits
 
 
 def hash_split_config(ratios: Mapping[str, int]) -> tfx.proto.SplitConfig:
-    """Splits examples by a hash of their `source_id`, `ratios[name]` buckets per split.
-
-    Deterministic: an image lands in the same split on every run and every machine, whatever
-    else the data set holds (the split depends on its id relative to the data dir only).
-
-    Raises:
-      ValueError: if `ratios` has fewer than two splits or a count below 1.
-    """
-    if len(ratios) < 2 or any(count < 1 for count in ratios.values()):
-        raise ValueError(
-            f"split ratios {dict(ratios)} must give two or more splits at least 1 bucket each, "
-            'e.g. {"train": 9, "eval": 1}'
-        )
+    """Splits examples by a hash of their `source_id`, `ratios[name]` buckets per split
+    (checked by `splits.plan_splits`), as TFX's ExampleGen does."""
     return tfx.proto.SplitConfig(
         splits=[
             tfx.proto.SplitConfig.Split(name=name, hash_buckets=count)
@@ -63,9 +52,9 @@ def create_image_example_gen(
         `resolve_data_dir` returns it.
       source: registry name of the layout, e.g. "cifar10" (see `sources`).
       splits: split name -> pattern relative to `data_dir`; defaults to the source's own.
-        A single split is divided by `split_ratios`.
-      split_ratios: hash buckets per output split when the data set has no splits of its
-        own; default `DEFAULT_SPLIT_RATIOS`.
+      split_ratios: hash buckets per output split of the data set's train split (or only
+        split) when it has no eval split of its own; None: 9:1 train/eval, or 8:1:1
+        train/eval/test when it has no test split either (`splits.plan_splits`).
       max_per_class: read at most this many images per class and split (folder, imagenet).
       max_rejected_fraction: fail when a larger fraction of the inputs is rejected.
       shard_bytes: about this many bytes of serialized examples per output shard
@@ -78,7 +67,8 @@ def create_image_example_gen(
         each run of a compiled pipeline read another directory of the same layout.
 
     Raises:
-      ValueError: if `source` is unknown or an option does not apply to it.
+      ValueError: if `source` is unknown, an option does not apply to it, or `split_ratios`
+        do not fit the data set's splits.
     """
     if shard_bytes < 1:
         raise ValueError(f"the output shard size must be positive, not {shard_bytes} bytes")
@@ -91,10 +81,9 @@ def create_image_example_gen(
         min_images_per_class,
     )
     input_splits = splits or reader.image_source().splits(data_dir)
+    plan = plan_splits(list(input_splits), split_ratios)
     output_config = (
-        tfx.proto.Output(split_config=hash_split_config(split_ratios or DEFAULT_SPLIT_RATIOS))
-        if len(input_splits) == 1
-        else None
+        tfx.proto.Output(split_config=hash_split_config(plan.ratios)) if plan.divided else None
     )
     return FileBasedExampleGen(
         input_base=data_dir if input_base is None else input_base,

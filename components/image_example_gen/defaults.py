@@ -1,10 +1,6 @@
 """ImageExampleGen's defaults, in a module light enough (no Beam, no TensorFlow) for the
 pipeline's config to import: `pipeline/config.py`'s DataConfig starts from them."""
 
-from features import EVAL_SPLIT, TRAIN_SPLIT
-
-# Hash buckets per output split, for a data set that has no splits of its own.
-DEFAULT_SPLIT_RATIOS = {TRAIN_SPLIT: 9, EVAL_SPLIT: 1}
 # The run fails when a larger fraction of the inputs is rejected.
 DEFAULT_MAX_REJECTED_FRACTION = 0.001
 # About this many bytes of serialized examples per output TFRecord shard.

@@ -16,7 +16,6 @@ import tensorflow as tf
 from absl import logging
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from google.protobuf import json_format, struct_pb2
-from tfx.components.example_gen import utils as example_gen_utils
 from tfx.components.example_gen import write_split
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.components.util import examples_utils
@@ -25,7 +24,15 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 import features
-from components.image_example_gen import class_counts, files, reading, rejects, shards, sources
+from components.image_example_gen import (
+    class_counts,
+    files,
+    reading,
+    rejects,
+    shards,
+    sources,
+    splits,
+)
 from components.image_example_gen.class_names import write as write_class_names
 from components.image_example_gen.defaults import DEFAULT_MAX_REJECTED_FRACTION, DEFAULT_SHARD_BYTES
 from components.image_example_gen.sources import base
@@ -109,6 +116,15 @@ def _output_config(exec_properties: dict[str, Any]) -> example_gen_pb2.Output:
     )
 
 
+def _split_plan(exec_properties: dict[str, Any]) -> splits.SplitPlan:
+    """The output splits of the input splits, as the component planned them (its hash split
+    config holds the ratios, in order)."""
+    split_config = _output_config(exec_properties).split_config
+    ratios = {split.name: split.hash_buckets for split in split_config.splits} or None
+    names = [split.name for split in _input_config(exec_properties).splits]
+    return splits.plan_splits(names, ratios)
+
+
 def _split_name(exec_properties: dict[str, Any], split_pattern: str) -> str:
     """Returns the name of the input split whose pattern is `split_pattern`."""
     input_config = _input_config(exec_properties)
@@ -190,7 +206,7 @@ class Executor(BaseExampleGenExecutor):
     """Reads an image data set, e.g. CIFAR-10 batch files, into tf.train.Examples.
 
     Follows TFX's ExampleGen, in fewer stages: one `ReadImages` chain reads every input split
-    (a single one is hash-split into the output splits as it is read, see `_read_splits`),
+    (the one `splits.plan_splits` divides is hash-split as it is read, see `_read_splits`),
     and one `shards.WriteSplits` writes all splits (sized shards in a repeatable order)
     instead of TFX's writer.
     Besides the examples, writes the `rejected` records under the Examples artifact (see
@@ -274,23 +290,23 @@ class Executor(BaseExampleGenExecutor):
 
     @staticmethod
     def _output_split_names(exec_properties: dict[str, Any]) -> list[str]:
-        return example_gen_utils.generate_output_split_names(
-            _input_config(exec_properties), _output_config(exec_properties)
-        )
+        return _split_plan(exec_properties).names
 
     def _read_splits(
         self, pipeline: beam.Pipeline, exec_properties: dict[str, Any]
     ) -> beam.pvalue.PCollection:
-        """Reads every input split into `shards.SplitRecords` of the output splits: a single
-        input split is divided by a hash split (`reading.HashSplit`, TFX's own assignment,
-        so that Beam workers import no TFX module)."""
+        """Reads every input split into `shards.SplitRecords` of the output splits: the input
+        split the plan divides goes through a hash split (`reading.HashSplit`, TFX's own
+        assignment, so that Beam workers import no TFX module); see `splits.plan_splits`."""
         input_config = _input_config(exec_properties)
         split_config = _output_config(exec_properties).split_config
+        plan = _split_plan(exec_properties)
         hash_split = None
-        if split_config.splits:
+        if plan.divided:
             hash_split = reading.HashSplit(
-                names=tuple(self._output_split_names(exec_properties)),
-                buckets=tuple(itertools.accumulate(s.hash_buckets for s in split_config.splits)),
+                divides=plan.divided,
+                names=tuple(plan.ratios),
+                buckets=tuple(itertools.accumulate(plan.ratios.values())),
                 feature=split_config.partition_feature_name or features.SOURCE_ID_KEY,
             )
         patterns = [split.pattern for split in input_config.splits]

@@ -59,14 +59,17 @@ def parse_task(line: str) -> Task:
 
 @dataclasses.dataclass(frozen=True)
 class HashSplit:
-    """A deterministic hash split into output splits, exactly as TFX's ExampleGen assigns it.
+    """A deterministic hash split of one input split into output splits, exactly as TFX's
+    ExampleGen assigns it.
 
     Attributes:
+      divides: the input split divided; the others are kept as they are.
       names: the output splits' names.
       buckets: the running totals of their hash buckets, e.g. (9, 10) for 9:1.
       feature: the feature hashed, e.g. `source_id`.
     """
 
+    divides: str
     names: tuple[str, ...]
     buckets: tuple[int, ...]
     feature: str
@@ -140,7 +143,9 @@ class ReadFiles(beam.DoFn):
                     _count(f"rejected[{split}][{record.reason}]")
                     rejected.append(record)
                 else:
-                    output = self._hash_split.split_of(record) if self._hash_split else split
+                    output = split
+                    if self._hash_split and split == self._hash_split.divides:
+                        output = self._hash_split.split_of(record)
                     parts[output].append(shards.keyed_record(record))
                     [label] = record.features.feature[features.LABEL_KEY].int64_list.value
                     classes[output, label] += 1

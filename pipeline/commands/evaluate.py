@@ -4,10 +4,11 @@
     python pipeline_runner.py evaluate --split eval --run RUN_ID
 
 Training reads the `train` split, the Trainers' validation and the Evaluator's gate the `eval`
-split; a `test` split (a `test/` folder beside `train/` and `val/`, or a `test` share in
-`data.split_ratios`) is read by nothing until this command asks for it: a final, unbiased
-figure for the models the gate chose between. Scores each model through its serving
-signature on the split's examples, as TF Serving would.
+split; the `test` split (the data set's own test set, e.g. CIFAR's test batch or ImageNet's
+val/, or a share carved by hash: components/image_example_gen/splits.py) is read by nothing
+until this command asks for it: a final, unbiased figure for the models the gate chose
+between, with its 95% confidence interval. Scores each model through its serving signature
+on the split's examples, as TF Serving would.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from features import TEST_SPLIT, split_of_folder
 from pipeline.cli import add_config_flags, config_from_args
 from pipeline.config import PipelineConfig
 
+CONFIDENCE = 0.95
+
 
 @dataclass(frozen=True)
 class SplitScore:
@@ -26,8 +29,17 @@ class SplitScore:
 
     role: str
     model: str
-    accuracy: float
+    hits: int
     examples: int
+
+    @property
+    def accuracy(self) -> float:
+        return self.hits / self.examples
+
+    def interval(self, confidence: float) -> tuple[float, float]:
+        from components.evaluator.intervals import wilson_interval
+
+        return wilson_interval(self.hits, self.examples, confidence)
 
 
 def split_files(examples_uri: str, split: str) -> list[str]:
@@ -44,10 +56,7 @@ def split_files(examples_uri: str, split: str) -> list[str]:
         folders = tf.io.gfile.listdir(examples_uri)
         splits = sorted(filter(None, map(split_of_folder, folders)))
         raise ValueError(
-            f"the run's examples have no {split!r} split (they have {', '.join(splits)}): "
-            "a test split comes from a test/ folder beside train/ and val/, or, for data "
-            "split by hash, from a test share: "
-            '--set \'data.split_ratios={"train": 8, "eval": 1, "test": 1}\''
+            f"the run's examples have no {split!r} split (they have {', '.join(splits)})"
         )
     return found
 
@@ -69,8 +78,8 @@ def score_split(
     for role, (model_uri, _) in outputs.models.items():
         model = tf.saved_model.load(path_utils.serving_model_path(model_uri))
         labels, probabilities = classify_examples(model, files)
-        accuracy = float(np.mean(np.argmax(probabilities, axis=-1) == labels))
-        scores.append(SplitScore(role, outputs.names[role], accuracy, len(labels)))
+        hits = int(np.sum(np.argmax(probabilities, axis=-1) == labels))
+        scores.append(SplitScore(role, outputs.names[role], hits, len(labels)))
     return outputs.run_id, scores
 
 
@@ -95,5 +104,9 @@ def main(argv: list[str]) -> int:
     )
     width = max(len(score.model) for score in scores)
     for score in scores:
-        print(f"  {score.role:<10} {score.model:<{width}}  {score.accuracy:.4f}")
+        low, high = score.interval(CONFIDENCE)
+        print(
+            f"  {score.role:<10} {score.model:<{width}}  {score.accuracy:.4f}  "
+            f"({CONFIDENCE:.0%} CI {low:.4f}-{high:.4f})"
+        )
     return 0

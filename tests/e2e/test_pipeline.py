@@ -200,17 +200,23 @@ def test_evaluate_command_scores_both_models_as_the_gate_did(workspace, first_ru
     assert pipeline_runner.main(["evaluate", *flags, "--split=eval"]) == 0
 
     out = capsys.readouterr().out
-    assert "top-1 accuracy on the eval split (40 examples)" in out
+    assert re.search(r"top-1 accuracy on the eval split \(\d+ examples\)", out), out
     for role, score in (("candidate", decision.candidate), ("baseline", decision.baseline)):
         assert re.search(rf"{role} +{score.model} +{score.accuracy:.4f}", out), out
 
 
-def test_evaluate_command_says_when_the_data_has_no_test_split(workspace, first_run, capsys):
+def test_evaluate_command_scores_the_held_out_test_batch_with_an_interval(
+    workspace, first_run, capsys
+):
     flags = ["--preset=smoke", f"--output-root={workspace['output_root']}"]
 
-    assert pipeline_runner.main(["evaluate", *flags]) == 2
+    assert pipeline_runner.main(["evaluate", *flags]) == 0
 
-    assert "have no 'test' split (they have eval, train)" in capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "top-1 accuracy on the test split (40 examples)" in out  # the test batch
+    assert re.search(r"candidate +vt_resnet_tiny +[01]\.\d{4}  \(95% CI [01]\.\d{4}-", out), out
+    assert pipeline_runner.main(["evaluate", *flags, "--split=val"]) == 2
+    assert "have no 'val' split (they have eval, test, train)" in capsys.readouterr().err
 
 
 def test_crippled_candidate_is_not_pushed_the_cnn_is(workspace, first_run):

@@ -92,7 +92,7 @@ def test_class_names_and_splits_come_from_the_layout(cifar_dir: Path) -> None:
     assert CIFAR10.resolve_data_dir(parent) == str(cifar_dir)
     assert CIFAR10.resolve_data_dir(str(cifar_dir)) == str(cifar_dir)
     assert CIFAR10.class_names(parent) == CIFAR10_CLASS_NAMES
-    assert CIFAR10.splits(str(cifar_dir)) == {"train": "data_batch_*", "eval": "test_batch"}
+    assert CIFAR10.splits(str(cifar_dir)) == {"train": "data_batch_*", "test": "test_batch"}
 
 
 def test_binary_layout_holds_the_same_images_as_the_python_layout(tmp_path: Path) -> None:
@@ -102,11 +102,11 @@ def test_binary_layout_holds_the_same_images_as_the_python_layout(tmp_path: Path
     assert CIFAR10.resolve_data_dir(str(tmp_path)) in (str(binary_dir), str(python_dir))
     assert CIFAR10.splits(str(binary_dir)) == {
         "train": "data_batch_*.bin",
-        "eval": "test_batch.bin",
+        "test": "test_batch.bin",
     }
     assert CIFAR10.class_names(str(binary_dir)) == CIFAR10_CLASS_NAMES
-    binary, rejected = read_split(CIFAR10, str(binary_dir), "eval")
-    python, _ = read_split(CIFAR10, str(python_dir), "eval")
+    binary, rejected = read_split(CIFAR10, str(binary_dir), "test")
+    python, _ = read_split(CIFAR10, str(python_dir), "test")
 
     assert rejected == []
     assert [(e["label"], e["image"]) for e in binary] == [(e["label"], e["image"]) for e in python]
@@ -420,7 +420,7 @@ def test_real_cifar100_subset_has_fine_and_coarse_labels(shared_data: Path) -> N
 
 def test_embedded_default_sample_is_class_balanced() -> None:
     sample_dir = Path(__file__).parents[2] / "data/cifar10-sample"
-    expected_per_class = {"train": 200, "eval": 50}
+    expected_per_class = {"train": 200, "test": 50}
 
     for split, per_class in expected_per_class.items():
         examples, rejected = read_split(CIFAR10, str(sample_dir), split)

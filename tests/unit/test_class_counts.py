@@ -122,3 +122,10 @@ def test_classes_of_one_name_are_counted_apart() -> None:
     assert class_counts.warnings(counts, names, 5) == [
         "1 class(es) with fewer than 5 training examples: crane 2"
     ]
+
+
+def test_an_empty_eval_split_stops_the_run_in_one_line() -> None:
+    with pytest.raises(
+        class_counts.EmptySplitError, match="the eval split got no example of the 6"
+    ):
+        class_counts.check({"train": {0: 3, 1: 3}, "test": {0: 1}}, NAMES, 1)

@@ -44,7 +44,7 @@ def test_class_folders_form_one_pool_with_sorted_class_names(tmp_path: Path) -> 
     ("tops", "expected"),
     [
         (["train", "val"], {"train": "train/*", "eval": "val/*"}),
-        (["train", "test"], {"train": "train/*", "eval": "test/*"}),
+        (["train", "test"], {"train": "train/*", "test": "test/*"}),
         (["train", "val", "test"], {"train": "train/*", "eval": "val/*", "test": "test/*"}),
     ],
 )

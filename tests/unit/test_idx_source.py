@@ -19,7 +19,7 @@ def test_images_become_one_channel_pngs_with_their_labels(tmp_path: Path) -> Non
     write_mnist(tmp_path, num_train=20, num_test=10)
     images = write_idx_pair(tmp_path, "t10k", 10, seed=2)
 
-    examples, rejected = read_split(MNIST, str(tmp_path), "eval")
+    examples, rejected = read_split(MNIST, str(tmp_path), "test")
 
     assert rejected == []
     assert [e["label"] for e in examples] == [i % 10 for i in range(10)]

@@ -21,9 +21,9 @@ from components.image_example_gen.component import (
     read_class_names,
     resolve_data_dir,
 )
-from components.image_example_gen.defaults import DEFAULT_SPLIT_RATIOS
 from components.image_example_gen.sources.cifar import CIFAR10
 from components.image_example_gen.sources.folder import FOLDER
+from components.image_example_gen.splits import DEFAULT_RATIOS
 from features import CLASS_NAMES_FILE
 from tests.fixtures.cifar import CIFAR10_CLASS_NAMES, write_cifar10_python
 from tests.fixtures.reading import run_executor
@@ -52,26 +52,28 @@ def cifar_dir(tmp_path: Path) -> Path:
     return write_cifar10_python(tmp_path / "data", IMAGES_PER_BATCH, NUM_TRAIN_BATCHES)
 
 
-def test_executor_writes_train_and_eval_splits_of_examples(cifar_dir: Path, tmp_path: Path) -> None:
+def test_executor_carves_eval_from_train_and_keeps_the_test_batch_apart(
+    cifar_dir: Path, tmp_path: Path
+) -> None:
     # The exec_properties TFX stores for the component: protos as JSON strings.
     exec_properties = create_image_example_gen(str(cifar_dir), "cifar10").exec_properties
 
     splits, pipeline = run_executor(exec_properties, tmp_path / "examples")
 
-    assert (tmp_path / "examples" / "Split-train").is_dir()
-    assert (tmp_path / "examples" / "Split-eval").is_dir()
-    assert {split: len(examples) for split, examples in splits.items()} == {
-        "train": NUM_TRAIN_BATCHES * IMAGES_PER_BATCH,
-        "eval": IMAGES_PER_BATCH,
-    }
-    train_labels = collections.Counter(_value(e, "label") for e in splits["train"])
-    assert train_labels == {k: NUM_TRAIN_BATCHES * IMAGES_PER_BATCH // 10 for k in range(10)}
-    assert {_value(e, "source_id") for e in splits["train"]} == {
+    for split in ("train", "eval", "test"):
+        assert (tmp_path / "examples" / f"Split-{split}").is_dir()
+    ids = {split: {_value(e, "source_id") for e in examples} for split, examples in splits.items()}
+    train_batches = {
         f"data_batch_{b}:{i}".encode()
         for b in range(1, NUM_TRAIN_BATCHES + 1)
         for i in range(IMAGES_PER_BATCH)
     }
-    for example in splits["train"] + splits["eval"]:
+    assert ids["eval"] == set(_hash_split_ids("eval")) & train_batches  # TFX's 9:1 hash split
+    assert ids["train"] == train_batches - ids["eval"]
+    assert ids["test"] == {f"test_batch:{i}".encode() for i in range(IMAGES_PER_BATCH)}
+    test_labels = collections.Counter(_value(e, "label") for e in splits["test"])
+    assert test_labels == {k: IMAGES_PER_BATCH // 10 for k in range(10)}
+    for example in splits["train"] + splits["eval"] + splits["test"]:
         assert set(example.features.feature) == {
             "image",
             "label",
@@ -91,8 +93,8 @@ def test_executor_writes_train_and_eval_splits_of_examples(cifar_dir: Path, tmp_
     assert {c.key.metric.name: c.committed for c in counters["counters"]} == {
         "files_read[train]": NUM_TRAIN_BATCHES,
         "examples_read[train]": NUM_TRAIN_BATCHES * IMAGES_PER_BATCH,
-        "files_read[eval]": 1,
-        "examples_read[eval]": IMAGES_PER_BATCH,
+        "files_read[test]": 1,  # counted per input split
+        "examples_read[test]": IMAGES_PER_BATCH,
     }
 
 
@@ -100,7 +102,9 @@ def test_generate_examples_by_beam_gives_each_output_split_its_examples(
     cifar_dir: Path, tmp_path: Path
 ) -> None:
     """TFX's API of an ExampleGen executor (Do writes the same parts without the partition)."""
-    component = create_image_example_gen(str(cifar_dir), "cifar10", {"all": "*_batch*"})
+    component = create_image_example_gen(
+        str(cifar_dir), "cifar10", {"all": "*_batch*"}, split_ratios=DEFAULT_RATIOS
+    )
     exec_properties = {**component.exec_properties, executor._TASKS_DIR_KEY: str(tmp_path)}
 
     with beam.Pipeline() as pipeline:
@@ -121,7 +125,7 @@ def _hash_split_ids(name: str) -> list[bytes]:
     split, of the fixture's 80 images."""
     batches = [f"data_batch_{b}" for b in range(1, NUM_TRAIN_BATCHES + 1)] + ["test_batch"]
     ids = [f"{batch}:{i}".encode() for batch in batches for i in range(IMAGES_PER_BATCH)]
-    config = hash_split_config(DEFAULT_SPLIT_RATIOS)
+    config = hash_split_config(DEFAULT_RATIOS)
     names = [split.name for split in config.splits]
     return [i for i in ids if names[_PartitionFn(_example_with_id(i), 2, [9, 10], config)] == name]
 
@@ -222,15 +226,17 @@ def test_real_cifar10_subset_has_the_published_counts_and_histograms(
             )
             for k in range(10)
         ],
-        "eval": CIFAR10_SUBSET_CLASS_COUNTS["test_batch"],
+        "test": CIFAR10_SUBSET_CLASS_COUNTS["test_batch"],
     }
-    for split, examples in splits.items():
+    carved = {"train": splits["train"] + splits["eval"], "test": splits["test"]}
+    for split, examples in carved.items():
         labels = collections.Counter(_value(e, "label") for e in examples)
         assert [labels[k] for k in range(10)] == expected[split], split
-    assert {split: len(examples) for split, examples in splits.items()} == {
+    assert {split: len(examples) for split, examples in carved.items()} == {
         "train": 5085,
-        "eval": 1017,
+        "test": 1017,
     }
+    assert 0.08 < len(splits["eval"]) / 5085 < 0.12  # the 9:1 hash split
     assert read_class_names(data_dir, "cifar10") == CIFAR10_CLASS_NAMES
 
 

@@ -50,7 +50,7 @@ def test_train_reencodes_cmyk_and_png_disguised_as_jpeg(tmp_path: Path) -> None:
 def test_val_labels_come_from_the_devkit_or_the_class_folders(tmp_path: Path, flat_val) -> None:
     root = write_imagenet(tmp_path, val_per_class=2, flat_val=flat_val)
 
-    examples, rejected = read_split(IMAGENET, str(root), "eval")
+    examples, rejected = read_split(IMAGENET, str(root), "test")
 
     assert rejected == []
     labels = {e["source_id"].decode().rsplit("/", 1)[-1]: e["label"] for e in examples}
@@ -62,7 +62,7 @@ def test_max_per_class_subsets_train_and_flat_val(tmp_path: Path) -> None:
     subset = dataclasses.replace(IMAGENET, max_per_class=1)
 
     train, _ = read_split(subset, str(root), "train")
-    val, _ = read_split(subset, str(root), "eval")
+    val, _ = read_split(subset, str(root), "test")
 
     assert sorted(e["label"] for e in train) == [0, 1, 2]
     assert sorted(e["source_id"] for e in val) == [
@@ -75,7 +75,7 @@ def test_flat_val_without_ground_truth_names_the_devkit(tmp_path: Path) -> None:
     (root / "ILSVRC2012_devkit_t12/data/ILSVRC2012_validation_ground_truth.txt").unlink()
 
     with pytest.raises(FileNotFoundError, match="val/ in .* is flat but ILSVRC2012_validation"):
-        read_split(IMAGENET, str(root), "eval")
+        read_split(IMAGENET, str(root), "test")
 
 
 def test_flat_val_without_meta_mat_names_the_devkit(tmp_path: Path) -> None:
@@ -83,7 +83,7 @@ def test_flat_val_without_meta_mat_names_the_devkit(tmp_path: Path) -> None:
     (root / "ILSVRC2012_devkit_t12/data/meta.mat").unlink()
 
     with pytest.raises(FileNotFoundError, match=r"is flat but meta.mat \(beside it\) is missing"):
-        read_split(IMAGENET, str(root), "eval")
+        read_split(IMAGENET, str(root), "test")
 
 
 def test_corrupt_and_stray_files_are_rejected(tmp_path: Path) -> None:
@@ -93,7 +93,7 @@ def test_corrupt_and_stray_files_are_rejected(tmp_path: Path) -> None:
     (root / "val/ILSVRC2012_val_00000099.JPEG").write_bytes(b"")  # beyond the ground truth
 
     train, train_rejected = read_split(IMAGENET, str(root), "train")
-    val, val_rejected = read_split(IMAGENET, str(root), "eval")
+    val, val_rejected = read_split(IMAGENET, str(root), "test")
 
     assert (len(train), len(val)) == (7, 6)
     assert sorted((r.source_id, r.reason) for r in train_rejected + val_rejected) == [

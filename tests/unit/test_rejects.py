@@ -72,7 +72,8 @@ def test_an_unreadable_cifar_batch_counts_as_the_images_it_held(tmp_path: Path) 
 
     splits, _ = run_executor(component.exec_properties, tmp_path / "examples")
 
-    assert {split: len(examples) for split, examples in splits.items()} == {"train": 40, "eval": 20}
+    sizes = {split: len(examples) for split, examples in splits.items()}
+    assert (sizes["train"] + sizes["eval"], sizes["test"]) == (40, 20)  # eval: 1/10 of train
     rejected_dir = tmp_path / "examples" / rejects.REJECTED_DIR
     [line] = [line for p in rejected_dir.glob("*.jsonl") for line in p.read_text().splitlines()]
     record = json.loads(line)

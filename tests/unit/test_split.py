@@ -13,6 +13,7 @@ from components.image_example_gen.component import create_image_example_gen, has
 from components.image_example_gen.example_proto import Example
 from components.image_example_gen.reading import hash_split_index
 from components.image_example_gen.sources.base import make_example
+from components.image_example_gen.splits import plan_splits
 from tests.fixtures.images import write_class_tree
 from tests.fixtures.reading import features, run_executor
 
@@ -60,10 +61,10 @@ def test_split_sizes_follow_the_ratios(ratios, offset):
         assert abs(count / len(ids) - ratios[name] / total) < 0.05, (name, counts)
 
 
-@pytest.mark.parametrize("ratios", [{"train": 1}, {"train": 3, "eval": 0}])
+@pytest.mark.parametrize("ratios", [{"train": 1}, {"train": 3, "eval": 0}, {"eval": 1, "x": 1}])
 def test_degenerate_ratios_are_refused(ratios):
-    with pytest.raises(ValueError, match="two or more splits at least 1 bucket each"):
-        hash_split_config(ratios)
+    with pytest.raises(ValueError, match="must give train and eval"):
+        plan_splits(["all"], ratios)
 
 
 def test_executor_split_is_stable_across_runs_and_data_locations(tmp_path: Path) -> None:
@@ -84,3 +85,24 @@ def test_executor_split_is_stable_across_runs_and_data_locations(tmp_path: Path)
     assert len(first) == 30
     assert set(first.values()) == {"train", "eval", "test"}
     assert tf.io.gfile.exists(str(tmp_path / "out_a" / "Split-test"))
+
+
+@pytest.mark.parametrize(
+    ("own", "ratios", "names", "divided"),
+    [
+        (["train", "test"], None, ["train", "eval", "test"], "train"),  # CIFAR, MNIST, ImageNet
+        (["all"], None, ["train", "eval", "test"], "all"),  # one pool: 8:1:1
+        (["train"], {"train": 3, "eval": 1}, ["train", "eval"], "train"),
+        (["train", "eval", "test"], None, ["train", "eval", "test"], None),  # train/ val/ test/
+        (["train", "eval"], {"train": 1, "eval": 1}, ["train", "eval"], None),  # ratios unused
+    ],
+)
+def test_every_data_set_gets_train_eval_and_its_test_split(own, ratios, names, divided):
+    plan = plan_splits(own, ratios)
+
+    assert (plan.names, plan.divided) == (names, divided)
+
+
+def test_ratios_may_not_name_a_split_the_data_set_has():
+    with pytest.raises(ValueError, match="name test, which the data set has of its own"):
+        plan_splits(["train", "test"], {"train": 8, "eval": 1, "test": 1})

@@ -211,7 +211,9 @@ def _artifact(artifact_type, uri: Path):
 
 def test_trainer_reads_the_class_names_image_example_gen_stored(tmp_path: Path) -> None:
     data_dir = write_cifar10_python(tmp_path / "data", 10, 1)
-    exec_properties = create_image_example_gen(str(data_dir), "cifar10").exec_properties
+    exec_properties = create_image_example_gen(
+        str(data_dir), "cifar10", split_ratios={"train": 1, "eval": 1}
+    ).exec_properties
     dataset = _artifact(standard_artifacts.Examples, tmp_path / "examples")
     run_executor(exec_properties, tmp_path / "examples", dataset)
     transformed = _artifact(standard_artifacts.Examples, tmp_path / "transformed")

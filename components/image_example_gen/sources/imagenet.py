@@ -12,7 +12,8 @@
 
 Labels follow the standard 1,000-class index: the sorted wnids of `train/`. About 20 files
 are not RGB JPEGs (one CMYK JPEG family, and a PNG named .JPEG): they are re-encoded as RGB
-JPEG, not dropped. The `val` images form the `eval` split.
+JPEG, not dropped. The official `val` images form the `test` split, which only
+`pipeline_runner.py evaluate` reads; `eval` is carved from `train` by hash.
 """
 
 import dataclasses
@@ -143,7 +144,7 @@ class ImageNetSource(base.ImageSource):
     def splits(self, data_dir: str) -> dict[str, str]:
         splits = {"train": "train/*"}
         if files.isdir(base.join(data_dir, "val")):
-            splits["eval"] = "val/*"
+            splits["test"] = "val/*"  # the official validation set: held out for `evaluate`
         return splits
 
     def wnids(self, data_dir: str) -> list[str]:
