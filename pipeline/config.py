@@ -150,12 +150,16 @@ class GateConfig:
       min_gain_over_chance: every pushed model must also reach chance (1 / the number of
         classes) plus this: 0.1 means 0.2 on CIFAR-10 and 0.6 on two classes.
       allow_untrained: a model trained for 0 epochs may be pushed (off: it never is).
-      min_gain: the candidate (VT) wins when its accuracy minus the baseline's (CNN) is
-        more than this; 0.0 means "better than the CNN" (a tie keeps the CNN).
+      min_gain: the candidate (VT) wins when the lower end of the `confidence` interval of
+        its gain over the baseline (CNN), both scored on the same eval examples, is more
+        than this; 0.0 means "better than the CNN beyond the eval split's noise" (a tie, or
+        a gain within the noise, keeps the CNN).
       min_gain_over_production: the run's winner replaces the model in production (the
         newest pushed version; both scored when pushing, on this run's eval split) only when
-        its accuracy minus production's is more than this; 0.0 means "better" (a tie keeps
-        the model in production), a negative value lets a worse model replace it.
+        the lower end of the interval of its gain over production is more than this; 0.0
+        means "better", a negative value lets a worse model replace it.
+      confidence: of those intervals (paired bootstrap over the eval examples); 0.9 leaves
+        a 5% chance of preferring a model that is not better.
     """
 
     min_accuracy: float = 0.2
@@ -163,6 +167,7 @@ class GateConfig:
     allow_untrained: bool = False
     min_gain: float = 0.0
     min_gain_over_production: float = 0.0
+    confidence: float = 0.9
 
     def __post_init__(self):
         check_ranges(
@@ -172,6 +177,7 @@ class GateConfig:
                 "min_gain_over_chance": GAIN,
                 "min_gain": GAIN,
                 "min_gain_over_production": GAIN,
+                "confidence": Range(0, 1, low_open=True, high_open=True),
             },
         )
 

@@ -164,6 +164,7 @@ def create_pipeline(
         min_gain_over_chance=config.gate.min_gain_over_chance,
         allow_untrained=config.gate.allow_untrained,
         min_gain=config.gate.min_gain,
+        confidence=config.gate.confidence,
     )
     pusher = PushWinner(
         model=select_winner.outputs["model"],
@@ -173,6 +174,7 @@ def create_pipeline(
         min_gain_over_production=parameters.get(
             MIN_GAIN_OVER_PRODUCTION_PARAMETER, config.gate.min_gain_over_production
         ),
+        confidence=config.gate.confidence,
     ).with_id("Pusher")
     report = RunReport(
         candidate_model=candidate_trainer.outputs["model"],

@@ -29,10 +29,11 @@ from tfx import v1 as tfx
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils, path_utils
 
+from components.evaluator.intervals import paired_gain
 from components.evaluator.keys import ACCURACY, BASELINE, CANDIDATE
 from components.image_example_gen import class_names
 from components.winner.decision import Decision, ModelScore, PushRecord, decide
-from components.winner.serving import DECISION_PATH, accuracy_on_examples, push_winner
+from components.winner.serving import DECISION_PATH, hits_on_examples, push_winner
 from features import DECISION_FILE, EVAL_SPLIT, PUSH_RECORD_FILE
 
 
@@ -68,8 +69,16 @@ def SelectWinner(  # noqa: N802 (TFX components are named like classes)
     min_gain_over_chance: tfx.dsl.components.Parameter[float],
     allow_untrained: tfx.dsl.components.Parameter[bool],
     min_gain: tfx.dsl.components.Parameter[float],
+    confidence: tfx.dsl.components.Parameter[float],
 ) -> None:
     accuracy = overall_accuracy(evaluation.uri)
+    # The gain with its interval: both models scored on the same eval examples (the same
+    # serving signature TFMA calls), their hits paired.
+    eval_files = _eval_files(examples)
+    hits = [
+        hits_on_examples(path_utils.serving_model_path(m.uri), eval_files)
+        for m in (candidate_model, baseline_model)
+    ]
     decision = decide(
         ModelScore(CANDIDATE, candidate_name, accuracy[CANDIDATE], candidate_epochs),
         ModelScore(BASELINE, baseline_name, accuracy[BASELINE], baseline_epochs),
@@ -79,6 +88,7 @@ def SelectWinner(  # noqa: N802 (TFX components are named like classes)
         num_classes=len(class_names.read(examples.uri)),
         min_gain_over_chance=min_gain_over_chance,
         allow_untrained=allow_untrained,
+        gain=paired_gain(*hits, confidence),
     )
     io_utils.write_string_file(os.path.join(blessing.uri, DECISION_FILE), decision.to_json())
     blessing.set_int_custom_property("blessed", int(decision.winner is not None))
@@ -99,19 +109,20 @@ def PushWinner(  # noqa: N802 (TFX components are named like classes)
     pushed_model: tfx.dsl.components.OutputArtifact[standard_artifacts.PushedModel],
     serving_dir: tfx.dsl.components.Parameter[str],
     min_gain_over_production: tfx.dsl.components.Parameter[float],
+    confidence: tfx.dsl.components.Parameter[float],
 ) -> None:
     decision = read_decision(model_blessing.uri)
     if decision.winner is None:
         record = PushRecord(False, False, f"no winner to push: {decision.reason}")
     else:
-        eval_uri = artifact_utils.get_split_uri([examples], EVAL_SPLIT)
-        eval_files = tf.io.gfile.glob(f"{eval_uri}/*")
+        eval_files = _eval_files(examples)
         record = push_winner(
             path_utils.serving_model_path(model.uri),
             serving_dir,
             decision.winner.model,
-            lambda model_dir: accuracy_on_examples(model_dir, eval_files),
+            lambda model_dir: hits_on_examples(model_dir, eval_files),
             min_gain_over_production,
+            confidence,
         )
     io_utils.write_string_file(os.path.join(pushed_model.uri, PUSH_RECORD_FILE), record.to_json())
     pushed_model.set_int_custom_property("pushed", int(record.pushed))
@@ -119,6 +130,12 @@ def PushWinner(  # noqa: N802 (TFX components are named like classes)
         destination = os.path.join(serving_dir, str(record.version))
         pushed_model.set_string_custom_property("pushed_destination", destination)
         pushed_model.set_string_custom_property("pushed_version", str(record.version))
+
+
+def _eval_files(examples: standard_artifacts.Examples) -> list[str]:
+    """The files of the eval split of ImageExampleGen's output."""
+    eval_uri = artifact_utils.get_split_uri([examples], EVAL_SPLIT)
+    return tf.io.gfile.glob(f"{eval_uri}/*")
 
 
 def read_decision(blessing_uri: str) -> Decision:

@@ -7,6 +7,8 @@ import dataclasses
 import json
 from dataclasses import dataclass
 
+from components.evaluator.intervals import Gain
+
 # Scores closer than this are equal (accuracies are float32 in TFMA, exact fractions here).
 SCORE_TOLERANCE = 1e-6
 
@@ -30,7 +32,9 @@ class Decision:
     `winner` is None when neither model may be pushed. Whether the winner replaces the model
     in production is decided when it is pushed (`PushRecord`), never here: this decision is
     cached with the run's models, production is not. `floor` is the accuracy a winner needs
-    (`accuracy_floor`), `num_classes` the classes it was set from.
+    (`accuracy_floor`), `num_classes` the classes it was set from, `gain` the candidate's gain
+    over the baseline on the same eval examples with its interval (None in decisions made
+    before it was measured).
     """
 
     winner: ModelScore | None
@@ -42,6 +46,7 @@ class Decision:
     reason: str
     floor: float = 0.0
     num_classes: int | None = None
+    gain: Gain | None = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -52,7 +57,7 @@ class Decision:
         push record) are ignored."""
         data = _known_fields(cls, json.loads(text))
         scores = {k: _score(data[k]) for k in ("winner", "candidate", "baseline")}
-        return cls(**{**data, **scores})
+        return cls(**{**data, **scores, "gain": _gain(data.get("gain"))})
 
 
 def accuracy_floor(
@@ -75,14 +80,20 @@ def decide(
     num_classes: int | None = None,
     min_gain_over_chance: float = 0.0,
     allow_untrained: bool = False,
+    gain: Gain | None = None,
 ) -> Decision:
     """The candidate wins when the Evaluator blessed it, its gain over the baseline is more
     than `min_gain` (a tie keeps the baseline, the incumbent) and it may be pushed; else the
     baseline, when it may be pushed. A model may be pushed when it reaches the floor
     (`accuracy_floor`) and was trained, unless `allow_untrained`.
 
-    `candidate_blessed` is TFMA's verdict (absolute floor and gain >= `min_gain`); the
-    baseline, which TFMA never validates, and the chance floor are checked here.
+    With `gain` (the candidate's gain measured on the same examples, with its interval), the
+    lower end of the interval must be more than `min_gain`: a gain within the noise of the
+    eval split keeps the baseline, and the reason says so in words.
+
+    `candidate_blessed` is TFMA's verdict (absolute floor and a point gain >= `min_gain`);
+    the interval, the baseline, which TFMA never validates, and the chance floor are checked
+    here, so TFMA may bless a candidate that does not win: the reason then says why.
     """
     floor = accuracy_floor(min_accuracy, num_classes, min_gain_over_chance)
     floor_text = f"the accuracy floor {floor:.4f}"
@@ -96,24 +107,36 @@ def decide(
             return f"{score.model} {score.accuracy:.4f} is below {floor_text}"
         return None
 
-    gain = candidate.accuracy - baseline.accuracy
+    measured = gain
+    point_gain = candidate.accuracy - baseline.accuracy
     if not candidate_blessed:
+        gain_text = measured.describe() if measured else f"gain {point_gain:+.4f}"
         why_not = (
-            f"{candidate.model} not blessed (accuracy {candidate.accuracy:.4f}, gain {gain:+.4f} "
+            f"{candidate.model} not blessed (accuracy {candidate.accuracy:.4f}, {gain_text} "
             f"over {baseline.model}; needs >= {min_accuracy:.4f} and >= {min_gain:+.4f})"
         )
-    elif gain <= min_gain + SCORE_TOLERANCE:
+    elif measured is None and point_gain <= min_gain + SCORE_TOLERANCE:
         why_not = (
-            f"{candidate.model} blessed by the Evaluator, but its gain {gain:+.4f} over "
+            f"{candidate.model} blessed by the Evaluator, but its gain {point_gain:+.4f} over "
             f"{baseline.model} is not more than {min_gain:+.4f} (a tie keeps the baseline)"
+        )
+    elif measured is not None and measured.low <= min_gain + SCORE_TOLERANCE:
+        why_not = (
+            f"{candidate.model} blessed by the Evaluator on its point estimate, but "
+            f"{_not_enough(candidate.model, baseline.model, measured, min_gain)}"
         )
     else:
         why_not = unfit(candidate)
     if why_not is None:
         winner = candidate
+        evidence = (
+            f"{measured.describe()}, lower end above {100 * min_gain:+.1f} pts"
+            if measured is not None
+            else f"gain {point_gain:+.4f} > {min_gain:+.4f}"
+        )
         reason = (
-            f"{candidate.model} blessed: accuracy {candidate.accuracy:.4f} >= {floor_text} and "
-            f"gain {gain:+.4f} over {baseline.model} > {min_gain:+.4f}"
+            f"{candidate.model} blessed: accuracy {candidate.accuracy:.4f} >= {floor_text}; "
+            f"over {baseline.model}: {evidence}"
         )
     elif (baseline_unfit := unfit(baseline)) is None:
         winner = baseline
@@ -131,6 +154,20 @@ def decide(
         reason=reason,
         floor=floor,
         num_classes=num_classes,
+        gain=measured,
+    )
+
+
+def _not_enough(model: str, other: str, gain: Gain, min_gain: float) -> str:
+    """Why a measured gain does not let `model` replace `other`, in words."""
+    if gain.value > min_gain:
+        return (
+            f"not enough evidence to prefer {model} over {other}: {gain.describe()}, whose "
+            f"lower end is not above {100 * min_gain:+.1f} pts"
+        )
+    return (
+        f"{model} is not better than {other} by more than {100 * min_gain:+.1f} pts: "
+        f"{gain.describe()}"
     )
 
 
@@ -151,6 +188,7 @@ class PushRecord:
       min_gain_over_production: the winner had to beat production by more than this.
       version: the version written, or the one already holding the same model.
       content_sha256: digest of the winner's SavedModel (`serving.content_digest`).
+      gain: the winner's gain over production on the same examples, with its interval.
     """
 
     pushed: bool
@@ -161,6 +199,7 @@ class PushRecord:
     min_gain_over_production: float = 0.0
     version: int | None = None
     content_sha256: str = ""
+    gain: Gain | None = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -169,16 +208,21 @@ class PushRecord:
     def from_json(cls, text: str) -> PushRecord:
         data = _known_fields(cls, json.loads(text))
         scores = {k: _score(data.get(k)) for k in ("winner", "production")}
-        return cls(**{**data, **scores})
+        return cls(**{**data, **scores, "gain": _gain(data.get("gain"))})
 
 
 def push_verdict(
-    winner: ModelScore, production: ModelScore | None, min_gain_over_production: float
+    winner: ModelScore,
+    production: ModelScore | None,
+    min_gain_over_production: float,
+    gain: Gain | None = None,
 ) -> tuple[bool, str]:
     """Whether `winner` replaces `production` (both scored on the same examples), and why.
 
     It must be better by more than `min_gain_over_production`: a tie keeps the model in
-    production, as does a margin within `SCORE_TOLERANCE` of the threshold.
+    production, as does a margin within `SCORE_TOLERANCE` of the threshold. With `gain` (the
+    winner's gain over production on those examples, with its interval), the interval's
+    lower end must be: a gain within the noise keeps the model in production.
     """
     if production is None:
         return True, f"{winner.model} ({winner.accuracy:.4f}) is the first version"
@@ -187,6 +231,14 @@ def push_verdict(
         f"{winner.model} ({winner.accuracy:.4f}) is {margin:+.4f} over production "
         f"{production.model} ({production.accuracy:.4f}) on this eval split"
     )
+    if gain is not None:
+        if gain.low > min_gain_over_production + SCORE_TOLERANCE:
+            return True, (
+                f"{comparison}: {gain.describe()}, lower end above "
+                f"{100 * min_gain_over_production:+.1f} pts"
+            )
+        why = _not_enough(winner.model, production.model, gain, min_gain_over_production)
+        return False, f"production keeps {production.model}: {comparison}; {why}"
     if margin > min_gain_over_production + SCORE_TOLERANCE:
         return True, f"{comparison}, more than {min_gain_over_production:+.4f}"
     return False, (
@@ -197,6 +249,10 @@ def push_verdict(
 
 def _score(value: dict | None) -> ModelScore | None:
     return ModelScore(**value) if value else None
+
+
+def _gain(value: dict | None) -> Gain | None:
+    return Gain(**value) if value else None
 
 
 def _known_fields(cls: type, data: dict) -> dict:

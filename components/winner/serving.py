@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 from tfx.utils import io_utils
 
+from components.evaluator.intervals import paired_gain
 from components.winner.decision import ModelScore, PushRecord, push_verdict
 from features import LABEL_KEY
 from models.signatures import EXAMPLES_SIGNATURE, PROBABILITIES_KEY
@@ -139,14 +140,16 @@ def push_winner(
     model_dir: str,
     serving_dir: str,
     winner_name: str,
-    score: Callable[[str], float],
+    hits: Callable[[str], np.ndarray],
     min_gain_over_production: float,
+    confidence: float,
 ) -> PushRecord:
     """Pushes the run's winner unless it is already pushed or does not beat production.
 
     Under `push_lock`: the winner's content digest is looked up among the pushed versions
     (the same model is never pushed twice); else the winner and the newest version are
-    scored now by `score` (a model dir -> accuracy on this run's eval split) and compared by
+    scored now by `hits` (a model dir -> which examples of this run's eval split it gets
+    right, in order), their paired gain measured at `confidence`, and compared by
     `decision.push_verdict`; a pushed version carries its record (`PUSH_RECORD_PATH`).
     """
     with push_lock(serving_dir):
@@ -159,14 +162,18 @@ def push_winner(
                 where = "in production" if newest else f"production is version {versions[-1]}"
                 reason = f"{winner_name} is already version {version} ({where}): not pushed again"
                 return PushRecord(False, newest, reason, version=version, content_sha256=digest)
-        winner = ModelScore(WINNER, winner_name, score(model_dir))
-        production = None
+        winner_hits = hits(model_dir)
+        winner = ModelScore(WINNER, winner_name, float(np.mean(winner_hits)))
+        production, gain = None, None
         if versions:
             production_dir = os.path.join(serving_dir, str(versions[-1]))
-            production = ModelScore(PRODUCTION, version_name(production_dir), score(production_dir))
-        pushed, reason = push_verdict(winner, production, min_gain_over_production)
+            production_hits = hits(production_dir)
+            name = version_name(production_dir)
+            production = ModelScore(PRODUCTION, name, float(np.mean(production_hits)))
+            gain = paired_gain(winner_hits, production_hits, confidence)
+        pushed, reason = push_verdict(winner, production, min_gain_over_production, gain)
         record = PushRecord(
-            pushed, pushed, reason, winner, production, min_gain_over_production, None, digest
+            pushed, pushed, reason, winner, production, min_gain_over_production, None, digest, gain
         )
         if not pushed:
             return record
@@ -193,7 +200,8 @@ def classify_examples(
     return np.concatenate(labels), np.concatenate(probabilities)
 
 
-def accuracy_on_examples(model_dir: str, example_files: list[str]) -> float:
-    """Top-1 accuracy of a pushed SavedModel on gzipped tf.Example files."""
+def hits_on_examples(model_dir: str, example_files: list[str]) -> np.ndarray:
+    """Whether an exported SavedModel's top-1 class is right, per example of gzipped
+    tf.Example files, in file order (bool [N])."""
     labels, probabilities = classify_examples(tf.saved_model.load(model_dir), example_files)
-    return float(np.mean(np.argmax(probabilities, axis=-1) == labels))
+    return np.argmax(probabilities, axis=-1) == labels

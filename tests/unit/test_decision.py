@@ -1,5 +1,9 @@
 import json
 
+import numpy as np
+import pytest
+
+from components.evaluator.intervals import Gain, paired_gain, wilson_interval
 from components.winner.decision import Decision, ModelScore, PushRecord, decide, push_verdict
 from components.winner.serving import numbered_versions, production_model_dir, push_version
 
@@ -131,3 +135,67 @@ def test_push_version_adds_the_next_number_and_leaves_no_temporary_folder(tmp_pa
     assert (first, second) == (str(serving / "1"), str(serving / "2"))
     assert sorted(p.name for p in serving.iterdir()) == ["1", "2"]
     assert (serving / "2" / "saved_model.pb").read_bytes() == b"graph"
+
+
+# The gate with intervals (issue: a gate that knows its own noise) ----------------------------
+
+NOISY = Gain(0.008, -0.014, 0.030, 0.9, 500)
+CLEAR = Gain(0.030, 0.012, 0.048, 0.9, 500)
+
+
+def test_a_gain_within_the_noise_keeps_the_baseline_and_says_so():
+    decision = decide(VT, CNN, candidate_blessed=True, min_accuracy=0.5, min_gain=0.0, gain=NOISY)
+
+    assert decision.winner == CNN
+    assert (
+        "vt_resnet_tiny blessed by the Evaluator on its point estimate, but not enough evidence "
+        "to prefer vt_resnet_tiny over resnet_tiny: gain +0.8 pts, 90% CI -1.4 to +3.0 "
+        "(500 examples)"
+    ) in decision.reason
+    assert Decision.from_json(decision.to_json()) == decision
+
+
+def test_a_gain_whose_interval_clears_the_threshold_wins():
+    decision = decide(VT, CNN, candidate_blessed=True, min_accuracy=0.5, min_gain=0.0, gain=CLEAR)
+
+    assert decision.winner == VT
+    assert "gain +3.0 pts, 90% CI +1.2 to +4.8 (500 examples), lower end above +0.0 pts" in (
+        decision.reason
+    )
+    # A threshold the interval's lower end does not clear keeps the baseline.
+    strict = decide(VT, CNN, candidate_blessed=True, min_accuracy=0.5, min_gain=0.02, gain=CLEAR)
+    assert strict.winner == CNN
+
+
+def test_production_is_kept_when_the_winner_is_better_only_within_the_noise():
+    production = ModelScore("production", "version 1", 0.602)
+
+    pushed, reason = push_verdict(WINNER, production, 0.0, NOISY)
+
+    assert not pushed
+    assert reason.startswith("production keeps version 1: vt_resnet_tiny (0.6100) is +0.0080")
+    assert "not enough evidence to prefer vt_resnet_tiny over version 1" in reason
+    assert push_verdict(WINNER, production, 0.0, CLEAR)[0]
+
+
+def test_the_paired_gain_cancels_what_both_models_share():
+    rng = np.random.default_rng(0)
+    shared = rng.random(1000) < 0.6
+    better = shared | (rng.random(1000) < 0.05)  # right wherever the other is, and more
+
+    gain = paired_gain(better, shared, 0.9)
+
+    assert gain.value == pytest.approx(better.mean() - shared.mean())
+    assert 0 < gain.low < gain.value < gain.high
+    # Two independent accuracies' intervals would overlap: 60% +- 2.5 points each.
+    assert gain.high - gain.low < 0.025
+    assert paired_gain(better, shared, 0.9) == gain, "deterministic"
+    assert paired_gain(shared, shared, 0.9) == Gain(0.0, 0.0, 0.0, 0.9, 1000)
+
+
+def test_wilson_interval_matches_the_textbook():
+    low, high = wilson_interval(50, 100, 0.95)
+    assert (round(low, 3), round(high, 3)) == (0.404, 0.596)
+    assert wilson_interval(0, 10, 0.95)[0] == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError):
+        wilson_interval(1, 0)

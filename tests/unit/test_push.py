@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from components.winner import serving
 from components.winner.decision import PushRecord
 
@@ -25,12 +27,18 @@ def fake_model(path: Path, accuracy: float, decision: str | None = None) -> str:
     return str(path)
 
 
-def score(model_dir: str) -> float:
-    return float((Path(model_dir) / "accuracy").read_text())
+EXAMPLES = 1000
+
+
+def hits(model_dir: str) -> np.ndarray:
+    """The first accuracy x EXAMPLES examples right: a better model also gets right every
+    example a worse one does, so the paired gain is the difference, with a narrow interval."""
+    accuracy = float((Path(model_dir) / "accuracy").read_text())
+    return np.arange(EXAMPLES) < round(accuracy * EXAMPLES)
 
 
 def push(model_dir: str, serving_dir: Path, min_gain: float = 0.0) -> PushRecord:
-    return serving.push_winner(model_dir, str(serving_dir), "resnet_tiny", score, min_gain)
+    return serving.push_winner(model_dir, str(serving_dir), "resnet_tiny", hits, min_gain, 0.9)
 
 
 def test_the_first_push_writes_version_1_with_its_record(tmp_path: Path) -> None:
