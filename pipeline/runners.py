@@ -67,21 +67,28 @@ def compile_kubeflow_v2(config: PipelineConfig, *, runner: str, output_path: str
     JSON, or YAML when `output_path` ends in .yaml/.yml. Nothing is read from or written to
     the pipeline root: components are referenced by module path inside `cloud.image`. The
     runtime parameters (`pipeline.pipeline.runtime_parameters`) are declared with their types
-    in root.inputDefinitions and their defaults (the config's values) in runtimeConfig, where
-    Vertex AI takes a job's values from unless it is given others.
-    Raises ValueError when the image is missing or, for Vertex, the output root is not gs://.
+    in root.inputDefinitions.
+
+    `vertex`: a Vertex AI PipelineJob (schema 2.0.0), the parameters' defaults (the config's
+    values) in its runtimeConfig, where Vertex AI takes a job's values from unless it is
+    given others. `kubeflow`: a plain PipelineSpec of schema 2.1.0, as the KFP backend and the
+    kfp client read it (`kubeflow_pipeline_spec`).
+
+    Raises ValueError when the image is missing or the output root is not gs:// (the
+    pipeline's steps run in separate pods, which share no local disk).
     """
     if not config.cloud.image:
         raise ValueError(f"--runner={runner} needs an image with this project: --image IMAGE")
-    if runner == "vertex" and not config.output_root.startswith("gs://"):
+    if not config.output_root.startswith("gs://"):
         raise ValueError(
-            f"--runner=vertex needs --output-root gs://BUCKET/PATH (got {config.output_root})"
+            f"--runner={runner} needs --output-root gs://BUCKET/PATH (got {config.output_root}): "
+            "the steps run in separate pods, which share no local disk"
         )
     container_config = for_container(config)
     pipeline = create_pipeline(container_config, with_runtime_parameters=True)
     defaults = {name: p.default for name, p in runtime_parameters(container_config).items()}
     dag_runner_config = tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
-        default_image=config.cloud.image
+        default_image=config.cloud.image, use_pipeline_spec_2_1=runner == "kubeflow"
     )
     with tempfile.TemporaryDirectory() as tmp:
         tfx.orchestration.experimental.KubeflowV2DagRunner(
@@ -89,6 +96,8 @@ def compile_kubeflow_v2(config: PipelineConfig, *, runner: str, output_path: str
         ).run(pipeline, parameter_values=defaults, write_out=True)
         with open(os.path.join(tmp, "pipeline.json")) as f:
             spec = json.load(f)
+    if runner == "kubeflow":
+        spec = kubeflow_pipeline_spec(spec)
     os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
     with open(output_path, "w") as f:
         if output_path.endswith((".yaml", ".yml")):
@@ -98,6 +107,21 @@ def compile_kubeflow_v2(config: PipelineConfig, *, runner: str, output_path: str
         else:
             json.dump(spec, f, indent=2)
     return output_path
+
+
+def kubeflow_pipeline_spec(job: dict) -> dict:
+    """The PipelineSpec inside a PipelineJob of schema 2.1.0, with what KFP ignores in the
+    job's runtimeConfig moved into the spec: every runtime parameter's default
+    (root.inputDefinitions.parameters.*.defaultValue) and the pipeline root
+    (defaultPipelineRoot). The KFP backend and `kfp.client` read this document; the job
+    wrapper they refuse ("no field named displayName")."""
+    spec = dict(job["pipelineSpec"])
+    runtime_config = job.get("runtimeConfig", {})
+    declared = spec["root"].get("inputDefinitions", {}).get("parameters", {})
+    for name, value in runtime_config.get("parameterValues", {}).items():
+        declared[name]["defaultValue"] = value
+    spec["defaultPipelineRoot"] = runtime_config["gcsOutputDirectory"]
+    return spec
 
 
 def parameter_values(

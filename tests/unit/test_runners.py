@@ -12,9 +12,11 @@ import os
 import re
 from pathlib import Path
 
+import kfp.components
 import pytest
 import tomli
 import yaml
+from kfp.client import client as kfp_client
 
 import pipeline_runner
 from pipeline.beam import beam_pipeline_args
@@ -61,12 +63,17 @@ def compile_spec(tmp_path: Path, runner: str, *extra: str, output: str = "spec.j
         return yaml.safe_load(f) if output.endswith(".yaml") else json.load(f)
 
 
+def pipeline_spec(spec: dict) -> dict:
+    """The PipelineSpec of a compiled file: Vertex's PipelineJob wraps it, KFP's is it."""
+    return spec.get("pipelineSpec", spec)
+
+
 def tasks(spec: dict) -> dict:
-    return spec["pipelineSpec"]["root"]["dag"]["tasks"]
+    return pipeline_spec(spec)["root"]["dag"]["tasks"]
 
 
 def executor_args(spec: dict, component: str) -> list[str]:
-    executors = spec["pipelineSpec"]["deploymentSpec"]["executors"]
+    executors = pipeline_spec(spec)["deploymentSpec"]["executors"]
     return executors[f"{component}_executor"]["container"]["args"]
 
 
@@ -78,9 +85,13 @@ def test_compiled_spec_has_every_component_in_order_on_the_image(tmp_path, runne
     assert set(graph) == {name for edge in COMPONENT_ORDER for name in edge}
     for upstream, downstream in COMPONENT_ORDER:
         assert upstream in graph[downstream]["dependentTasks"]
-    executors = spec["pipelineSpec"]["deploymentSpec"]["executors"].values()
+    executors = pipeline_spec(spec)["deploymentSpec"]["executors"].values()
     assert {e["container"]["image"] for e in executors} == {IMAGE}
-    assert spec["runtimeConfig"]["gcsOutputDirectory"] == "gs://acme-ml/vt-tfx/pipelines/vt-vs-cnn"
+    root = "gs://acme-ml/vt-tfx/pipelines/vt-vs-cnn"
+    if runner == "vertex":
+        assert spec["runtimeConfig"]["gcsOutputDirectory"] == root
+    else:
+        assert spec["defaultPipelineRoot"] == root
     text = json.dumps(spec)
     assert "/pipeline/schemas/cifar10/schema.pbtxt" in text, "paths must be the image's"
     assert "/pipeline/data/cifar10-sample" in text
@@ -88,7 +99,7 @@ def test_compiled_spec_has_every_component_in_order_on_the_image(tmp_path, runne
 
 
 def test_trainers_read_the_class_names_from_the_examples_not_the_spec(tmp_path):
-    spec = compile_spec(tmp_path, "kubeflow")
+    spec = compile_spec(tmp_path, "vertex")
     for trainer in ("BaselineTrainer", "CandidateTrainer"):
         inputs = tasks(spec)[trainer]["inputs"]
         value = inputs["parameters"]["custom_config"]["runtimeValue"]
@@ -99,7 +110,7 @@ def test_trainers_read_the_class_names_from_the_examples_not_the_spec(tmp_path):
 
 
 def test_a_test_split_is_read_by_neither_the_trainers_nor_the_gate(tmp_path):
-    spec = compile_spec(tmp_path, "kubeflow")
+    spec = compile_spec(tmp_path, "vertex")
 
     def parameter(task: str, name: str):
         value = tasks(spec)[task]["inputs"]["parameters"][name]["runtimeValue"]["constantValue"]
@@ -139,9 +150,9 @@ def test_vertex_training_switch_runs_both_trainers_as_gpu_jobs(tmp_path):
         assert pool["container_spec"]["image_uri"] == IMAGE
 
 
-@pytest.mark.parametrize("runner", ["vertex", "kubeflow"])
-def test_compiled_spec_declares_runtime_parameters_and_wires_them(tmp_path, runner):
-    spec = compile_spec(tmp_path, runner, "--set=gate.min_gain_over_production=0.05")
+def test_compiled_spec_declares_runtime_parameters_and_wires_them(tmp_path):
+    # Vertex's PipelineJob; the KFP spec's defaults: test_the_kubeflow_spec_is_what_...
+    spec = compile_spec(tmp_path, "vertex", "--set=gate.min_gain_over_production=0.05")
 
     declared = spec["pipelineSpec"]["root"]["inputDefinitions"]["parameters"]
     assert declared == {name: {"type": kind} for name, (kind, _, _) in RUNTIME_PARAMETERS.items()}
@@ -195,6 +206,21 @@ def test_yaml_output_by_extension(tmp_path):
     assert "Pusher" in tasks(spec)
 
 
+def test_the_kubeflow_spec_is_what_the_kfp_client_uploads(tmp_path):
+    compile_spec(tmp_path, "kubeflow", output="pipeline.yaml")
+    path = str(tmp_path / "pipeline.yaml")
+
+    # What `kfp.Client().upload_pipeline` parses before sending the file to the KFP backend.
+    spec = kfp_client._extract_pipeline_yaml(path).pipeline_spec
+    assert spec.schema_version == "2.1.0", "the KFP backend wants PipelineSpec 2.1"
+    assert spec.default_pipeline_root == "gs://acme-ml/vt-tfx/pipelines/vt-vs-cnn"
+    defaults = spec.root.input_definitions.parameters
+    assert defaults["data_dir"].default_value.string_value == EMBEDDED_DATA_IN_IMAGE
+    assert defaults["min_gain_over_production"].default_value.number_value == 0.0
+    # ... and as a component of another pipeline.
+    assert kfp.components.load_component_from_file(path).name == "vt-vs-cnn"
+
+
 def test_compiled_spec_matches_the_golden_file(tmp_path):
     spec = compile_spec(tmp_path, "vertex", "--name=golden")
     spec.pop("labels")  # TFX and Python versions
@@ -213,6 +239,7 @@ VERTEX_SUBMIT = ["--runner=vertex", f"--image={IMAGE}", "--output-root=gs://b/x"
     [
         (["--runner=vertex", "--output-root=gs://b/x"], "needs an image"),
         (["--runner=vertex", f"--image={IMAGE}", "--output-root=/tmp/x"], "gs://BUCKET/PATH"),
+        (["--runner=kubeflow", f"--image={IMAGE}", "--output-root=/mnt/x"], "share no local disk"),
         (["--runner=kubeflow", f"--image={IMAGE}", "--submit"], "--submit works with"),
         (["--runner=kubeflow", "--param=data_dir=gs://b/d"], "--runner=vertex --submit"),
         (["--param=data_dir=gs://b/d"], "--runner=vertex --submit"),
