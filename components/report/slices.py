@@ -1,6 +1,8 @@
 """The TFMA slice metrics of a run as rows: one per slice, each metric per model and the gap.
 
 Reads the Evaluator output through TFMA's own API (`tfma.load_eval_result`), once per model.
+Metrics TFMA computes per class (precision, recall: sub key `classId:N`) give a row per slice
+and class, named "label_name:cat, classId:3".
 """
 
 from __future__ import annotations
@@ -43,19 +45,28 @@ def _text(value) -> str:
 
 
 def _metrics_by_slice(evaluation_uri: str, model_name: str) -> dict[str, dict[str, float]]:
+    """Row name -> scalar metrics: a row per slice, and per slice and sub key (a class)."""
     result = tfma.load_eval_result(evaluation_uri, model_name=model_name)
     table = {}
     for slice_key, outputs in result.slicing_metrics:
-        values = outputs.get("", {}).get("", {})
-        table[slice_name(slice_key)] = {
-            name: value["doubleValue"] for name, value in values.items() if "doubleValue" in value
-        }
+        name = slice_name(slice_key)
+        by_sub_key = outputs.get("", {})
+        count = by_sub_key.get("", {}).get(EXAMPLE_COUNT, {}).get("doubleValue", 0.0)
+        for sub_key, values in by_sub_key.items():
+            row = {m: float(v["doubleValue"]) for m, v in values.items() if "doubleValue" in v}
+            table[f"{name}, {sub_key}" if sub_key else name] = {EXAMPLE_COUNT: count, **row}
     return table
 
 
+def _is_overall(row_name: str) -> bool:
+    return row_name == OVERALL or row_name.startswith(f"{OVERALL}, ")
+
+
 def available_metrics(evaluation_uri: str) -> list[str]:
-    """Scalar metric names of the candidate on the overall slice (without TFMA's `_diff`s)."""
-    names = _metrics_by_slice(evaluation_uri, CANDIDATE).get(OVERALL, {})
+    """Scalar metric names of the candidate on the overall slice, per-class ones included
+    (without TFMA's `_diff`s)."""
+    table = _metrics_by_slice(evaluation_uri, CANDIDATE)
+    names = {name for row, values in table.items() if _is_overall(row) for name in values}
     return sorted(name for name in names if not name.endswith(DIFF_SUFFIX))
 
 
@@ -66,7 +77,7 @@ def slice_rows(evaluation_uri: str, metric: str = ACCURACY) -> list[SliceRow]:
     """
     candidate = _metrics_by_slice(evaluation_uri, CANDIDATE)
     baseline = _metrics_by_slice(evaluation_uri, BASELINE)
-    if metric not in candidate.get(OVERALL, {}) or metric.endswith(DIFF_SUFFIX):
+    if metric not in available_metrics(evaluation_uri):
         known = ", ".join(available_metrics(evaluation_uri))
         raise ValueError(f"no metric {metric!r} in {evaluation_uri}; available: {known}")
     rows = [
@@ -79,4 +90,4 @@ def slice_rows(evaluation_uri: str, metric: str = ACCURACY) -> list[SliceRow]:
         for name, values in candidate.items()
         if metric in values and metric in baseline.get(name, {})
     ]
-    return sorted(rows, key=lambda r: (r.slice_name != OVERALL, r.slice_name))
+    return sorted(rows, key=lambda r: (not _is_overall(r.slice_name), r.slice_name))

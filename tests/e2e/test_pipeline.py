@@ -188,6 +188,9 @@ def test_slices_command_prints_label_and_image_property_slices(workspace, first_
     out = capsys.readouterr().out
     for row in ("Overall", "label_name:frog", "brightness_bucket:3", "contrast_bucket:0"):
         assert row in out
+    # Per-class metrics: a row per slice and class.
+    assert pipeline_runner.main(["slices", *flags, "--metric=precision"]) == 0
+    assert "Overall, classId:0 " in capsys.readouterr().out
     assert pipeline_runner.main(["slices", *flags, "--metric=nope"]) == 2
     assert "available: example_count, expected_calibration_error" in capsys.readouterr().err
 
