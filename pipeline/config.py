@@ -244,6 +244,40 @@ class CloudConfig:
 
 
 @dataclass(frozen=True)
+class ResourceConfig:
+    """What one component's container asks a cluster for (Vertex AI / Kubeflow Pipelines;
+    local runs ignore it). 0 and "" leave the cluster's default.
+
+    Attributes:
+      cpu: vCPUs (the container's limit).
+      memory: GB (10^9 bytes; the container's limit).
+      accelerator_type: e.g. "NVIDIA_TESLA_T4" (Vertex AI's names); "" for none.
+      accelerator_count: how many, when `accelerator_type` is set.
+    """
+
+    cpu: float = 0.0
+    memory: float = 0.0
+    accelerator_type: str = ""
+    accelerator_count: int = 1
+
+    def __post_init__(self):
+        check_ranges(
+            self, {"cpu": AT_LEAST_0, "memory": AT_LEAST_0, "accelerator_count": AT_LEAST_1}
+        )
+
+
+@dataclass(frozen=True)
+class ResourcesConfig:
+    """Resources of the components that do the heavy work, in a compiled pipeline. The
+    defaults fit the tiny and ResNet-18-sized models on CPU; give the Trainers an
+    accelerator for the ImageNet presets."""
+
+    transform: ResourceConfig = field(default_factory=lambda: ResourceConfig(4, 16))
+    trainer: ResourceConfig = field(default_factory=lambda: ResourceConfig(8, 32))
+    evaluator: ResourceConfig = field(default_factory=lambda: ResourceConfig(4, 16))
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """Everything a run needs. Paths are derived from `output_root` and `name`.
 
@@ -266,6 +300,7 @@ class PipelineConfig:
     beam: str = "in_memory"
     beam_args: tuple[str, ...] = ()
     cloud: CloudConfig = field(default_factory=CloudConfig)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     enable_cache: bool = True
     project_root: str = REPO_ROOT
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from tfx import v1 as tfx
 
-from pipeline.config import REPO_ROOT, PipelineConfig
+from pipeline.config import REPO_ROOT, PipelineConfig, ResourceConfig, ResourcesConfig
 from pipeline.outputs import fail_abandoned_executions, open_store
 from pipeline.pipeline import create_pipeline, runtime_parameters
 
@@ -86,6 +86,7 @@ def compile_kubeflow_v2(config: PipelineConfig, *, runner: str, output_path: str
         )
     container_config = for_container(config)
     pipeline = create_pipeline(container_config, with_runtime_parameters=True)
+    request_resources(pipeline, config.resources)
     defaults = {name: p.default for name, p in runtime_parameters(container_config).items()}
     dag_runner_config = tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
         default_image=config.cloud.image, use_pipeline_spec_2_1=runner == "kubeflow"
@@ -107,6 +108,34 @@ def compile_kubeflow_v2(config: PipelineConfig, *, runner: str, output_path: str
         else:
             json.dump(spec, f, indent=2)
     return output_path
+
+
+# Component id -> its section of `ResourcesConfig`.
+RESOURCE_SECTIONS = {
+    "Transform": "transform",
+    "BaselineTrainer": "trainer",
+    "CandidateTrainer": "trainer",
+    "Evaluator": "evaluator",
+}
+
+
+def request_resources(pipeline: tfx.dsl.Pipeline, resources: ResourcesConfig) -> None:
+    """Sets each heavy component's container resources (`RESOURCE_SECTIONS`), which the
+    Kubeflow V2 compiler writes into the spec's executors."""
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    resource_spec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
+    for component in pipeline.components:
+        section = RESOURCE_SECTIONS.get(component.id)
+        if section is None:
+            continue
+        wanted: ResourceConfig = getattr(resources, section)
+        spec = resource_spec(cpu_limit=wanted.cpu, memory_limit=wanted.memory)
+        if wanted.accelerator_type:
+            spec.accelerator.type = wanted.accelerator_type
+            spec.accelerator.count = wanted.accelerator_count
+        if spec.ByteSize():
+            component.with_platform_config(spec)
 
 
 def kubeflow_pipeline_spec(job: dict) -> dict:

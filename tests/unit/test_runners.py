@@ -381,3 +381,27 @@ def test_second_run_of_a_pipeline_waits_then_fails_clearly(tmp_path):
         pass
     with pipeline_lock(config, timeout=0.1):
         pass  # released after the first run
+
+
+def test_resources_per_component_reach_the_compiled_executors(tmp_path):
+    spec = compile_spec(
+        tmp_path,
+        "kubeflow",
+        "--set=resources.trainer.accelerator_type=NVIDIA_TESLA_T4",
+        "--set=resources.transform.memory=64",
+    )
+
+    executors = pipeline_spec(spec)["deploymentSpec"]["executors"]
+
+    def resources(component: str) -> dict:
+        return executors[f"{component}_executor"]["container"].get("resources", {})
+
+    for trainer in ("BaselineTrainer", "CandidateTrainer"):
+        assert resources(trainer) == {
+            "cpuLimit": 8.0,
+            "memoryLimit": 32.0,
+            "accelerator": {"type": "NVIDIA_TESLA_T4", "count": "1"},
+        }
+    assert resources("Transform") == {"cpuLimit": 4.0, "memoryLimit": 64.0}
+    assert resources("Evaluator") == {"cpuLimit": 4.0, "memoryLimit": 16.0}
+    assert resources("StatisticsGen") == {}, "light components keep the cluster's default"
