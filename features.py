@@ -32,6 +32,7 @@ _SPLIT_FOLDER_PREFIX = "Split-"  # how TFX names a split's folder in an Examples
 # Files inside artifacts.
 CLASS_NAMES_FILE = "class_names.json"  # ImageExampleGen's Examples: label index -> name
 HISTORY_FILE = "history.json"  # a Trainer's ModelRun: one row of metrics per epoch
+MODEL_INFO_FILE = "model_info.json"  # a Trainer's ModelRun: architecture, costs, recipe
 DECISION_FILE = "decision.json"  # SelectWinner's output: which model won and why
 PUSH_RECORD_FILE = "push_record.json"  # a pushed version's assets.extra: what was pushed
 SCHEMA_FILE = "schema.pbtxt"  # schemas/<data set>/

@@ -13,8 +13,11 @@ The compiled pipeline holds no class names: they are read when the Trainer runs.
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
+import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.components.trainer import executor as trainer_executor
 from tfx.dsl.components.base import executor_spec
@@ -23,12 +26,26 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter
 
 from components.trainer.dataset import DATASET_URI_KEY
+from features import MODEL_INFO_FILE
 
 DATASET_KEY = "dataset"
 
 
 class Executor(trainer_executor.GenericExecutor):
-    """TFX's Trainer executor; `run_fn` also gets the URI of the `dataset` input."""
+    """TFX's Trainer executor; `run_fn` also gets the URI of the `dataset` input, and the
+    Model artifact carries what `run_fn` trained (`record_model_info`)."""
+
+    def Do(  # noqa: N802 - TFX API.
+        self,
+        input_dict: dict[str, list[Any]],
+        output_dict: dict[str, list[Any]],
+        exec_properties: dict[str, Any],
+    ) -> None:
+        super().Do(input_dict, output_dict, exec_properties)
+        record_model_info(
+            artifact_utils.get_single_instance(output_dict["model"]),
+            artifact_utils.get_single_uri(output_dict["model_run"]),
+        )
 
     def _GetFnArgs(  # noqa: N802 - TFX API.
         self,
@@ -40,6 +57,21 @@ class Executor(trainer_executor.GenericExecutor):
         dataset_uri = artifact_utils.get_single_uri(input_dict[DATASET_KEY])
         fn_args.custom_config = {**(fn_args.custom_config or {}), DATASET_URI_KEY: dataset_uri}
         return fn_args
+
+
+def record_model_info(model: Any, model_run_uri: str) -> None:
+    """Copies `run_fn`'s model_info.json into the Model artifact's custom properties, so that
+    ML Metadata's lineage says what was trained: model_name, params, macs, recipe (JSON)."""
+    path = os.path.join(model_run_uri, MODEL_INFO_FILE)
+    if not tf.io.gfile.exists(path):  # a run_fn that is not ours
+        return
+    with tf.io.gfile.GFile(path) as f:
+        info = json.load(f)
+    model.set_string_custom_property("model_name", info["model_name"])
+    model.set_int_custom_property("params", info["params"])
+    model.set_int_custom_property("macs", info["macs"])
+    model.set_string_custom_property("model_overrides", json.dumps(info["model_overrides"]))
+    model.set_string_custom_property("recipe", json.dumps(info["recipe"], sort_keys=True))
 
 
 class VertexExecutor(vertex_executor.GenericExecutor):

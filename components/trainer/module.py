@@ -37,6 +37,8 @@ from tfx import v1 as tfx
 
 from components.trainer.dataset import dataset_class_names
 from components.trainer.inputs import count_records, input_fn
+from features import MODEL_INFO_FILE
+from models.costs import count_macs, count_params
 from models.training.distillation import Distiller, load_teacher
 from models.training.distribute import create_strategy, set_precision
 from models.training.export import export_serving_model
@@ -116,6 +118,21 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     else:
         logging.info("[%s] epochs=0: exporting the untrained model", model_name)
     export_serving_model(model, tf_transform_output, class_names, fn_args.serving_model_dir)
+    write_model_info(model, config, fn_args.model_run_dir)
+
+
+def write_model_info(model: keras.Model, config: dict[str, Any], run_dir: str) -> None:
+    """What the Trainer records on its Model artifact in ML Metadata (component.py): the
+    registered architecture, its parameters and MACs per image, and the recipe."""
+    info = {
+        "model_name": config["model"],
+        "model_overrides": config["model_overrides"],
+        "params": count_params(model),
+        "macs": count_macs(model),
+        "recipe": config["train"],
+    }
+    with tf.io.gfile.GFile(os.path.join(run_dir, MODEL_INFO_FILE), "w") as f:
+        json.dump(info, f, indent=1, sort_keys=True)
 
 
 def _with_teacher(model: keras.Model, train: TrainConfig, base_model: str | None) -> keras.Model:

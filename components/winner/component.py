@@ -91,7 +91,7 @@ def SelectWinner(  # noqa: N802 (TFX components are named like classes)
         gain=paired_gain(*hits, confidence),
     )
     io_utils.write_string_file(os.path.join(blessing.uri, DECISION_FILE), decision.to_json())
-    blessing.set_int_custom_property("blessed", int(decision.winner is not None))
+    record_decision(blessing, decision)
     if decision.winner is None:
         return
     source = candidate_model if decision.winner.role == CANDIDATE else baseline_model
@@ -130,6 +130,18 @@ def PushWinner(  # noqa: N802 (TFX components are named like classes)
         destination = os.path.join(serving_dir, str(record.version))
         pushed_model.set_string_custom_property("pushed_destination", destination)
         pushed_model.set_string_custom_property("pushed_version", str(record.version))
+
+
+def record_decision(blessing: standard_artifacts.ModelBlessing, decision: Decision) -> None:
+    """The decision as the blessing's custom properties, so that ML Metadata's lineage says
+    why a model was pushed without reading files: blessed, winner, reason, and the
+    candidate's gain over the baseline with its interval."""
+    blessing.set_int_custom_property("blessed", int(decision.winner is not None))
+    blessing.set_string_custom_property("reason", decision.reason)
+    if decision.gain is not None:
+        for name in ("value", "low", "high", "confidence"):
+            blessing.set_float_custom_property(f"gain_{name}", getattr(decision.gain, name))
+        blessing.set_int_custom_property("gain_examples", decision.gain.examples)
 
 
 def _eval_files(examples: standard_artifacts.Examples) -> list[str]:

@@ -100,6 +100,22 @@ def test_every_component_runs_and_mlmd_records_it(first_run):
     assert first_run.pushed == 1
 
 
+def test_mlmd_says_what_was_trained_and_why_it_was_pushed(workspace, first_run):
+    model = latest_outputs(store(workspace), NAME, "CandidateTrainer")["model"]
+    properties = model.custom_properties
+    assert properties["model_name"].string_value == "vt_resnet_tiny"
+    assert properties["params"].int_value > 100_000 and properties["macs"].int_value > 10**6
+    assert json.loads(properties["recipe"].string_value)["batch_size"] == 16  # the smoke preset
+
+    blessing = latest_outputs(store(workspace), NAME, "SelectWinner")["blessing"]
+    decision = blessing.custom_properties
+    assert decision["reason"].string_value
+    gain = {name: decision[f"gain_{name}"].double_value for name in ("value", "low", "high")}
+    assert gain["low"] <= gain["value"] <= gain["high"]
+    assert decision["gain_confidence"].double_value == 0.9
+    assert decision["gain_examples"].int_value > 0
+
+
 def test_class_names_travel_with_the_examples_and_tfma_finds_every_class(workspace, first_run):
     examples = latest_outputs(store(workspace), NAME, "FileBasedExampleGen")["examples"]
     assert examples.custom_properties["num_classes"].int_value == len(CIFAR10_CLASS_NAMES)
