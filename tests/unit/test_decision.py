@@ -199,3 +199,16 @@ def test_wilson_interval_matches_the_textbook():
     assert wilson_interval(0, 10, 0.95)[0] == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(ValueError):
         wilson_interval(1, 0)
+
+
+def test_intervals_shrink_as_the_eval_set_grows():
+    def widths(n: int) -> tuple[float, float]:
+        rng = np.random.default_rng(n)
+        a, b = rng.random(n) < 0.6, rng.random(n) < 0.55
+        gain = paired_gain(a, b, 0.9)
+        low, high = wilson_interval(int(a.sum()), n, 0.9)
+        return gain.high - gain.low, high - low
+
+    small, large = widths(200), widths(20_000)
+    # Ten times as wide at a hundredth of the examples (the 1 / sqrt(n) law).
+    assert small[0] > 7 * large[0] and small[1] > 7 * large[1]
