@@ -25,7 +25,13 @@ import tensorflow as tf  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from components.report.slices import SliceRow, slice_rows  # noqa: E402
+from components.evaluator.keys import BASELINE, CANDIDATE  # noqa: E402
+from components.report.slices import (  # noqa: E402
+    OverallMetrics,
+    SliceRow,
+    overall_metrics,
+    slice_rows,
+)
 from components.winner.decision import Decision, ModelScore, PushRecord  # noqa: E402
 from components.winner.serving import classify_examples  # noqa: E402
 from features import IMAGE_KEY, REPORT_FILE  # noqa: E402
@@ -269,6 +275,44 @@ def _models_html(
     )
 
 
+def _metrics_html(
+    metrics: dict[str, OverallMetrics], runs: list[ModelRun], class_names: list[str]
+) -> str:
+    """Every scalar metric TFMA computed on the overall slice, then precision, recall and F1
+    per class, for both models side by side."""
+    if not metrics:
+        return "<p>No TFMA results.</p>"
+    candidate, baseline = metrics[CANDIDATE], metrics[BASELINE]
+    names = "".join(f"<th>{html.escape(run.name)}</th>" for run in runs)
+    scalar_rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{value:.4f}</td>"
+        f"<td>{baseline.scalars.get(name, float('nan')):.4f}</td></tr>"
+        for name, value in sorted(candidate.scalars.items())
+    )
+    class_rows = []
+    for class_id, name in enumerate(class_names):
+        cells = []
+        for model in (candidate, baseline):
+            values = model.per_class.get(class_id, {})
+            precision = values.get("precision", float("nan"))
+            recall = values.get("recall", float("nan"))
+            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+            cells += [f"<td>{v:.3f}</td>" for v in (precision, recall, f1)]
+        class_rows.append(f"<tr><td>{html.escape(name)}</td>{''.join(cells)}</tr>")
+    per_model = "".join(f"<th colspan='3'>{html.escape(run.name)}</th>" for run in runs)
+    return (
+        "<p>On the eval split's overall slice (top-k accuracy: the label among the k most "
+        "probable classes; expected calibration error: the gap between confidence and "
+        "accuracy, averaged over confidence bins; nan: not computed).</p>"
+        f"<table><tr><th>metric</th>{names}</tr>{scalar_rows}</table>"
+        f"<table><tr><th rowspan='2'>class</th>{per_model}</tr><tr>"
+        + "<th>precision</th><th>recall</th><th>F1</th>" * len(runs)
+        + "</tr>"
+        + "".join(class_rows)
+        + "</table>"
+    )
+
+
 def _slices_html(rows: list[SliceRow]) -> str:
     if not rows:
         return "<p>No slice metrics.</p>"
@@ -372,8 +416,10 @@ def write_report(
     curves = plot_curves(runs, histories, output_dir)
     confusion = plot_confusion(runs, predictions, class_names, output_dir)
     rows = slice_rows(evaluation_uri) if evaluation_uri else []
+    metrics = overall_metrics(evaluation_uri) if evaluation_uri else {}
     sections = {
         "decision": ("Gating decision", _decision_html(decision, push)),
+        "metrics": ("What TFMA computed", _metrics_html(metrics, runs, class_names)),
         "data": ("Data", _data_html(data)),
         "models": (
             "Models",

@@ -91,3 +91,30 @@ def slice_rows(evaluation_uri: str, metric: str = ACCURACY) -> list[SliceRow]:
         if metric in values and metric in baseline.get(name, {})
     ]
     return sorted(rows, key=lambda r: (not _is_overall(r.slice_name), r.slice_name))
+
+
+CLASS_SUB_KEY = "classId:"
+
+
+@dataclass(frozen=True)
+class OverallMetrics:
+    """What TFMA computed for one model on the overall slice: every scalar metric, and
+    precision and recall per class id."""
+
+    scalars: dict[str, float]
+    per_class: dict[int, dict[str, float]]
+
+
+def overall_metrics(evaluation_uri: str) -> dict[str, OverallMetrics]:
+    """Model name (candidate, baseline) -> its overall-slice metrics."""
+    metrics = {}
+    for model in (CANDIDATE, BASELINE):
+        table = _metrics_by_slice(evaluation_uri, model)
+        per_class = {}
+        prefix = f"{OVERALL}, {CLASS_SUB_KEY}"
+        for row, values in table.items():
+            if row.startswith(prefix):
+                per_class[int(row[len(prefix) :])] = values
+        scalars = {k: v for k, v in table.get(OVERALL, {}).items() if not k.endswith(DIFF_SUFFIX)}
+        metrics[model] = OverallMetrics(scalars, dict(sorted(per_class.items())))
+    return metrics

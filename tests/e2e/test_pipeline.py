@@ -49,7 +49,8 @@ COMPONENTS = {
     "RunReport",
 }
 REPORT_SECTIONS = (
-    *("decision", "data", "models", "curves", "confusion", "misclassified", "slices"),
+    *("decision", "metrics", "data", "models", "curves", "confusion", "misclassified"),
+    "slices",
 )
 NAME = PRESETS["smoke"]().name
 
@@ -167,6 +168,7 @@ def test_report_artifact_shows_every_section(workspace, first_run):
     page = check_report(Path(report.uri))
     assert "vt_resnet_tiny" in page and "resnet_tiny" in page
     assert "brightness_bucket:0" in page and "label_name:cat" in page
+    assert "expected_calibration_error" in page and "<th>F1</th>" in page
 
 
 def test_report_command_writes_the_latest_run_report(workspace, first_run, capsys):
