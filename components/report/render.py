@@ -115,7 +115,7 @@ def count_model_macs(run: ModelRun, image_size: int, num_classes: int) -> int:
 
 def _save(figure: plt.Figure, output_dir: str, name: str) -> str:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(figure)
     with tf.io.gfile.GFile(os.path.join(output_dir, name), "wb") as f:
         f.write(buffer.getvalue())
@@ -150,23 +150,60 @@ def plot_confusion(
 ) -> str:
     """Row-normalised confusion matrices (true label x predicted label), side by side."""
     k = len(class_names)
-    figure, axes = plt.subplots(1, len(runs), figsize=(6 * len(runs), 5.5))
+    # Constrained layout keeps the second panel's labels off the first one.
+    figure, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 6), constrained_layout=True)
     for ax, run, prediction in zip(axes, runs, predictions, strict=True):
         matrix = np.zeros((k, k))
         np.add.at(matrix, (prediction.labels, prediction.predicted), 1)
         normalised = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-        ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+        image = ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
         ax.set_title(f"{run.name} ({run.role})")
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         if k <= 20:
-            ax.set_xticks(range(k), class_names, rotation=90, fontsize=7)
-            ax.set_yticks(range(k), class_names, fontsize=7)
+            ax.set_xticks(range(k), class_names, rotation=90, fontsize=9)
+            ax.set_yticks(range(k), class_names, fontsize=9)
             for (i, j), count in np.ndenumerate(matrix):
                 if count:
                     colour = "white" if normalised[i, j] > 0.5 else "black"
-                    ax.text(j, i, int(count), ha="center", va="center", fontsize=6, color=colour)
+                    ax.text(j, i, int(count), ha="center", va="center", fontsize=8, color=colour)
+    figure.colorbar(image, ax=list(axes), shrink=0.8, label="fraction of the true class")
     return _save(figure, output_dir, "confusion.png")
+
+
+def reliability(prediction: Predictions, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per equal-width confidence bin: mean confidence, accuracy and example count (bins
+    without examples have NaN means)."""
+    confidence = prediction.probabilities.max(axis=-1)
+    index = np.minimum((confidence * bins).astype(int), bins - 1)
+    counts = np.bincount(index, minlength=bins)
+    with np.errstate(invalid="ignore"):
+        mean_confidence = np.bincount(index, confidence, bins) / counts
+        accuracy = np.bincount(index, prediction.correct.astype(float), bins) / counts
+    return mean_confidence, accuracy, counts
+
+
+def plot_reliability(
+    runs: list[ModelRun], predictions: list[Predictions], output_dir: str, bins: int = 10
+) -> str:
+    """Reliability diagram: accuracy against confidence per bin, both models; a calibrated
+    model lies on the diagonal. The legend gives each model's expected calibration error
+    from the same bins (TFMA's, in the metrics table, uses the configured bins)."""
+    figure, ax = plt.subplots(figsize=(5.5, 5), constrained_layout=True)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="calibrated")
+    for run, prediction, colour in zip(runs, predictions, ("tab:orange", "tab:blue"), strict=True):
+        confidence, accuracy, counts = reliability(prediction, bins)
+        seen = counts > 0
+        ece = np.sum(counts[seen] * np.abs(accuracy[seen] - confidence[seen])) / counts.sum()
+        label = f"{run.name} (ECE {ece:.3f})"
+        ax.plot(confidence[seen], accuracy[seen], marker="o", color=colour, label=label)
+    ax.set_xlabel("confidence (top probability)")
+    ax.set_ylabel("accuracy")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9)
+    return _save(figure, output_dir, "reliability.png")
 
 
 def plot_image_grid(
@@ -415,6 +452,7 @@ def write_report(
 
     curves = plot_curves(runs, histories, output_dir)
     confusion = plot_confusion(runs, predictions, class_names, output_dir)
+    calibration = plot_reliability(runs, predictions, output_dir)
     rows = slice_rows(evaluation_uri) if evaluation_uri else []
     metrics = overall_metrics(evaluation_uri) if evaluation_uri else {}
     sections = {
@@ -437,6 +475,11 @@ def write_report(
         "confusion": (
             "Confusion matrices (eval split)",
             _img(confusion, "confusion matrices", ""),
+        ),
+        "calibration": (
+            "Calibration (eval split)",
+            "<p>How far each model's confidence is from its accuracy: points below the "
+            "diagonal are overconfident.</p>" + _img(calibration, "reliability diagram", ""),
         ),
         "misclassified": (
             "Misclassified images",

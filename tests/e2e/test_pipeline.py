@@ -49,8 +49,8 @@ COMPONENTS = {
     "RunReport",
 }
 REPORT_SECTIONS = (
-    *("decision", "metrics", "data", "models", "curves", "confusion", "misclassified"),
-    "slices",
+    *("decision", "metrics", "data", "models", "curves", "confusion", "calibration"),
+    *("misclassified", "slices"),
 )
 NAME = PRESETS["smoke"]().name
 
@@ -157,7 +157,7 @@ def check_report(folder: Path) -> str:
     for section in REPORT_SECTIONS:
         assert f"<section id='{section}'>" in page, section
     images = re.findall(r"<img src='([^']+)'", page)
-    assert {"curves.png", "confusion.png"} <= set(images)
+    assert {"curves.png", "confusion.png", "reliability.png"} <= set(images)
     for image in images:
         assert (folder / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", image
     return page

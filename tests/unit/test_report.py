@@ -1,13 +1,16 @@
 """The report's pieces that need no trained model: plots, the slice table, the decision."""
 
 import numpy as np
+import pytest
 
 from components.report.render import (
     ModelRun,
+    Predictions,
     _decision_html,
     _slices_html,
     plot_curves,
     plot_image_grid,
+    reliability,
 )
 from components.report.slices import SliceRow, slice_name
 from components.winner.decision import ModelScore, PushRecord, decide
@@ -84,3 +87,16 @@ def test_decision_section_shows_numbers_thresholds_and_the_push():
     for text in ("0.6100", "0.5800", "0.6120", "0.7000", "floor 0.5000", "+0.0100"):
         assert text in page
     assert "No decision" in _decision_html(None, None)
+
+
+def test_reliability_bins_confidence_and_accuracy():
+    # Confidences 0.95 (right, right, wrong) and 0.55 (right): two bins of ten.
+    probabilities = np.array([[0.95, 0.05], [0.95, 0.05], [0.95, 0.05], [0.45, 0.55]])
+    prediction = Predictions(labels=np.array([0, 0, 1, 1]), probabilities=probabilities)
+
+    confidence, accuracy, counts = reliability(prediction, bins=10)
+
+    assert counts.tolist() == [0, 0, 0, 0, 0, 1, 0, 0, 0, 3]
+    assert confidence[9] == pytest.approx(0.95) and accuracy[9] == pytest.approx(2 / 3)
+    assert (confidence[5], accuracy[5]) == (pytest.approx(0.55), 1.0)
+    assert np.isnan(accuracy[0])
