@@ -269,7 +269,8 @@ class ResourceConfig:
 @dataclass(frozen=True)
 class ResourcesConfig:
     """Resources of the components that do the heavy work, in a compiled pipeline. The
-    defaults fit the tiny and ResNet-18-sized models on CPU; give the Trainers an
+    defaults are a starting point, not measured on a cluster: a standard machine's worth
+    for Transform and the Evaluator, twice that for the Trainers; give the Trainers an
     accelerator for the ImageNet presets."""
 
     transform: ResourceConfig = field(default_factory=lambda: ResourceConfig(4, 16))

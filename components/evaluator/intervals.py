@@ -26,8 +26,8 @@ def wilson_interval(hits: int, total: int, confidence: float = 0.95) -> tuple[fl
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-# Resamples of the paired bootstrap: the interval's ends move by well under 0.1 point from
-# one seed to another at this count.
+# Resamples of the paired bootstrap: enough that the interval's ends move by about one
+# example (1 / n) from one seed to another (docs/benchmarks-history.md, 2026-12-07 evening).
 BOOTSTRAP_RESAMPLES = 10_000
 
 

@@ -34,7 +34,8 @@ META_FILE = "meta.mat"
 SYNSET_MAPPING_FILES = ("LOC_synset_mapping.txt", "synset_words.txt")
 _WNID = re.compile(r"^n\d{8}$")
 _VAL_NUMBER = re.compile(r"_(\d+)\.[A-Za-z]+$")
-# The devkit's meta.mat (1,860 synsets) reads in well under a second.
+# The devkit's meta.mat (1,860 synsets) reads in a fraction of this limit
+# (docs/benchmarks.md#current-numbers); a reader still busy at the limit is stuck.
 _READ_SYNSETS_SECONDS = 120
 
 
