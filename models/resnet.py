@@ -149,12 +149,19 @@ def resnet_features(
     return x
 
 
-def classifier_head(features: tf.Tensor, num_classes: int, dropout: float = 0.0) -> tf.Tensor:
+def classifier_head(
+    features: tf.Tensor,
+    num_classes: int,
+    dropout: float = 0.0,
+    kernel_initializer: str = "glorot_uniform",
+) -> tf.Tensor:
     """Pooled features [B, C] -> (dropout) -> logits [B, num_classes], float32 under any
     mixed-precision policy so the softmax and loss stay accurate."""
     if dropout:
         features = layers.Dropout(dropout, name="dropout")(features)
-    return layers.Dense(num_classes, name="logits", dtype="float32")(features)
+    return layers.Dense(
+        num_classes, kernel_initializer=kernel_initializer, name="logits", dtype="float32"
+    )(features)
 
 
 def build_resnet(

@@ -26,6 +26,12 @@ def build_vt_resnet(
     key_channels: int | None = None,
     ffn_channels: int | None = None,
     projector_channels: int | None = None,
+    replaced_stages: int = 1,
+    tokenizer_norm: bool = False,
+    vt_norm: bool = False,
+    gain_init: float | None = None,
+    vt_dropout: float = 0.0,
+    zero_head: bool = False,
     survival_prob: float = 1.0,
     dropout: float = 0.0,
     name: str = "vt_resnet",
@@ -42,17 +48,28 @@ def build_vt_resnet(
 
     The VT knobs (num_tokens, token_channels, num_heads, key_channels, ffn_channels,
     projector_channels) are those of `VTModule`; survival_prob (stochastic depth of the ResNet
-    blocks) and dropout (before the classifier) are those of `build_resnet`.
+    blocks and of the VT modules' residual branches) and dropout (before the classifier) are
+    those of `build_resnet`.
+
+    Not in the paper, off by default (docs/models.md, "VT variants for small data"):
+    replaced_stages=2 puts the VT modules after the second stage (twice the resolution);
+    tokenizer_norm and vt_norm are `VTModule`'s tokenizer_norm and norm, and vt_norm also
+    LayerNorms the last tokens before the head; gain_init and vt_dropout are the modules'
+    residual-branch gain and dropout; zero_head starts the classifier at zero, so the initial
+    loss is ln(num_classes).
     """
     if len(depths) != 4 or len(widths) != 4:
         raise ValueError(f"Expected four-stage ResNet tables, got {depths=} {widths=}.")
     if num_vt_modules < 1:
         raise ValueError(f"num_vt_modules must be >= 1, got {num_vt_modules}.")
+    if replaced_stages not in (1, 2):
+        raise ValueError(f"replaced_stages must be 1 or 2, got {replaced_stages}.")
+    kept = 4 - replaced_stages
     inputs = keras.Input(input_shape, name="image")
     x = resnet_features(
         inputs,
-        depths=depths[:3],
-        widths=widths[:3],
+        depths=depths[:kept],
+        widths=widths[:kept],
         block=block,
         stem=stem,
         survival_prob=survival_prob,
@@ -68,8 +85,17 @@ def build_vt_resnet(
             projector_channels=projector_channels,
             recurrent=i > 0,
             project=i < num_vt_modules - 1,
+            tokenizer_norm=tokenizer_norm,
+            norm=vt_norm,
+            gain_init=gain_init,
+            dropout=vt_dropout,
+            survival_prob=survival_prob,
             name=f"vt{i + 1}",
         )
         x, tokens = module(x if tokens is None else [x, tokens])
+    if vt_norm:
+        tokens = layers.LayerNormalization(epsilon=1e-5, name="token_norm")(tokens)
     x = layers.GlobalAveragePooling1D(name="token_pool")(tokens)
-    return keras.Model(inputs, classifier_head(x, num_classes, dropout), name=name)
+    head_init = "zeros" if zero_head else "glorot_uniform"
+    logits = classifier_head(x, num_classes, dropout, kernel_initializer=head_init)
+    return keras.Model(inputs, logits, name=name)

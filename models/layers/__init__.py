@@ -1,5 +1,6 @@
 """Custom Keras layers (importing this package registers them all for Keras' loading)."""
 
+from models.layers.residual import ResidualBranch
 from models.layers.stochastic_depth import StochasticDepth
 from models.layers.vt import (
     FilterTokenizer,
@@ -13,6 +14,7 @@ __all__ = [
     "FilterTokenizer",
     "Projector",
     "RecurrentTokenizer",
+    "ResidualBranch",
     "StochasticDepth",
     "TokenTransformer",
     "VTModule",

@@ -8,6 +8,12 @@ One deliberate deviation: the content-content products (recurrent tokenizer, tra
 projector) are divided by sqrt(d) as in Vaswani et al. 2017. The paper's equations leave the
 scale out; without it the logits of 256-1024 channel features saturate the softmax at
 initialisation. The filter tokenizer's logits are a plain linear map and are not scaled.
+
+Options that are not in the paper, all off by default so that the paper's models stay as
+published (docs/models.md, "VT variants for small data"): LayerNorm of the tokenizer's pixels
+(`norm` of the tokenizers) and of the transformer's and projector's inputs (pre-norm, as in
+ViT), and learned gains, dropout and stochastic depth on the residual branches
+(`ResidualBranch`).
 """
 
 from __future__ import annotations
@@ -17,10 +23,27 @@ import math
 import tensorflow as tf
 import tf_keras as keras
 
+from models.layers.residual import ResidualBranch
+
 
 def _flatten_pixels(x: tf.Tensor) -> tf.Tensor:
     """[B, H, W, C] -> [B, HW, C]."""
     return tf.reshape(x, [tf.shape(x)[0], -1, x.shape[-1]])
+
+
+def _layer_norm(enabled: bool, name: str) -> keras.layers.LayerNormalization | None:
+    """A LayerNorm over channels (centred, unit-variance features), or None when not enabled."""
+    return keras.layers.LayerNormalization(epsilon=1e-5, name=name) if enabled else None
+
+
+def _apply(layer: keras.layers.Layer | None, x: tf.Tensor) -> tf.Tensor:
+    """layer(x), or x unchanged when there is no layer."""
+    return x if layer is None else layer(x)
+
+
+def _build(layer: keras.layers.Layer | None, shape) -> None:
+    if layer is not None:
+        layer.build(shape)
 
 
 def _pool_tokens(attention: tf.Tensor, pixels: tf.Tensor, w_v: tf.Variable | None) -> tf.Tensor:
@@ -52,36 +75,49 @@ class FilterTokenizer(keras.layers.Layer):
         num_tokens: L, the number of visual tokens.
         token_channels: Ct. When set and different from C, the pooled values are projected,
             T = A^T (X_flat W_V) with W_V [C, Ct].
+        norm: LayerNorm the pixels first (X_flat -> LN(X_flat)), not in the paper. Post-ReLU
+            pixels all point into the positive orthant, so any pooling of them looks alike.
 
     Input: feature map X [B, H, W, C].
     Output: tokens T [B, L, Ct] (Ct = C when token_channels is None).
     """
 
-    def __init__(self, num_tokens: int = 16, token_channels: int | None = None, **kwargs):
+    def __init__(
+        self, num_tokens: int = 16, token_channels: int | None = None, norm: bool = False, **kwargs
+    ):
         super().__init__(**kwargs)
         self.num_tokens = num_tokens
         self.token_channels = token_channels
+        self.norm = norm
+        self.pixel_norm = _layer_norm(norm, "pixel_norm")
 
     def build(self, input_shape):
         channels = input_shape[-1]
+        _build(self.pixel_norm, input_shape)
         self.w_a = self.add_weight(name="w_a", shape=(channels, self.num_tokens))
         self.w_v = _add_value_projection(self, channels, self.token_channels)
         super().build(input_shape)
 
     def attention(self, x: tf.Tensor) -> tf.Tensor:
         """A = softmax_HW(X_flat W_A): X [B, H, W, C] -> A [B, HW, L], summing to 1 over HW."""
-        logits = _flatten_pixels(x) @ self.w_a
-        return tf.nn.softmax(logits, axis=1)
+        return self._attention(self._pixels(x))
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        attention = self.attention(x)
-        return _pool_tokens(attention, _flatten_pixels(x), self.w_v)
+        pixels = self._pixels(x)
+        return _pool_tokens(self._attention(pixels), pixels, self.w_v)
+
+    def _pixels(self, x: tf.Tensor) -> tf.Tensor:
+        return _flatten_pixels(_apply(self.pixel_norm, x))
+
+    def _attention(self, pixels: tf.Tensor) -> tf.Tensor:
+        return tf.nn.softmax(pixels @ self.w_a, axis=1)
 
     def get_config(self) -> dict:
         return {
             **super().get_config(),
             "num_tokens": self.num_tokens,
             "token_channels": self.token_channels,
+            "norm": self.norm,
         }
 
 
@@ -95,18 +131,24 @@ class RecurrentTokenizer(keras.layers.Layer):
     Args:
         token_channels: Ct of the output tokens. When set and different from C, the pooled
             values are projected, T = A^T (X_flat W_V) with W_V [C, Ct].
+        norm: LayerNorm the pixels and the input tokens first, not in the paper.
 
     Inputs: [X [B, H, W, C], T_in [B, L, Ct_in]].
     Output: tokens T [B, L, Ct] (Ct = C when token_channels is None).
     """
 
-    def __init__(self, token_channels: int | None = None, **kwargs):
+    def __init__(self, token_channels: int | None = None, norm: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.token_channels = token_channels
+        self.norm = norm
+        self.pixel_norm = _layer_norm(norm, "pixel_norm")
+        self.token_norm = _layer_norm(norm, "token_norm")
 
     def build(self, input_shape):
         x_shape, tokens_shape = input_shape
         channels = x_shape[-1]
+        _build(self.pixel_norm, x_shape)
+        _build(self.token_norm, tokens_shape)
         self.w_tr = self.add_weight(name="w_tr", shape=(tokens_shape[-1], channels))
         self.w_v = _add_value_projection(self, channels, self.token_channels)
         super().build(input_shape)
@@ -114,17 +156,23 @@ class RecurrentTokenizer(keras.layers.Layer):
     def attention(self, inputs: list[tf.Tensor]) -> tf.Tensor:
         """A = softmax_HW(X_flat W_R^T / sqrt(C)): -> A [B, HW, L], summing to 1 over HW."""
         x, tokens = inputs
-        w_r = tokens @ self.w_tr  # [B, L, C]: one pixel-grouping filter per input token.
-        logits = tf.einsum("bnc,blc->bnl", _flatten_pixels(x), w_r)
-        return tf.nn.softmax(logits / math.sqrt(x.shape[-1]), axis=1)
+        return self._attention(self._pixels(x), tokens)
 
     def call(self, inputs: list[tf.Tensor]) -> tf.Tensor:
-        x, _ = inputs
-        attention = self.attention(inputs)
-        return _pool_tokens(attention, _flatten_pixels(x), self.w_v)
+        x, tokens = inputs
+        pixels = self._pixels(x)
+        return _pool_tokens(self._attention(pixels, tokens), pixels, self.w_v)
+
+    def _pixels(self, x: tf.Tensor) -> tf.Tensor:
+        return _flatten_pixels(_apply(self.pixel_norm, x))
+
+    def _attention(self, pixels: tf.Tensor, tokens: tf.Tensor) -> tf.Tensor:
+        w_r = _apply(self.token_norm, tokens) @ self.w_tr  # [B, L, C]: a filter per token.
+        logits = tf.einsum("bnc,blc->bnl", pixels, w_r)
+        return tf.nn.softmax(logits / math.sqrt(pixels.shape[-1]), axis=1)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "token_channels": self.token_channels}
+        return {**super().get_config(), "token_channels": self.token_channels, "norm": self.norm}
 
 
 @keras.saving.register_keras_serializable(package="vt")
@@ -142,6 +190,9 @@ class TokenTransformer(keras.layers.Layer):
         num_heads: attention heads; must divide key_channels and C.
         key_channels: width of T K and T Q, summed over heads. Defaults to C // 2 (paper).
         ffn_channels: width of F1 [C, ffn_channels]. Defaults to C (paper).
+        norm: pre-norm (not in the paper): each equation reads LN(T) in place of T on the
+            right-hand side; the residual stream T itself is not normalised.
+        gain_init, dropout, survival_prob: of both residual branches (`ResidualBranch`).
 
     Input: tokens T_in [B, L, C].
     Output: tokens T_out [B, L, C].
@@ -152,12 +203,25 @@ class TokenTransformer(keras.layers.Layer):
         num_heads: int = 1,
         key_channels: int | None = None,
         ffn_channels: int | None = None,
+        norm: bool = False,
+        gain_init: float | None = None,
+        dropout: float = 0.0,
+        survival_prob: float = 1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.num_heads = num_heads
         self.key_channels = key_channels
         self.ffn_channels = ffn_channels
+        self.norm = norm
+        self.gain_init = gain_init
+        self.dropout = dropout
+        self.survival_prob = survival_prob
+        self.attention_norm = _layer_norm(norm, "attention_norm")
+        self.ffn_norm = _layer_norm(norm, "ffn_norm")
+        branch = {"gain_init": gain_init, "dropout": dropout, "survival_prob": survival_prob}
+        self.attention_branch = ResidualBranch(**branch, name="attention_branch")
+        self.ffn_branch = ResidualBranch(**branch, name="ffn_branch")
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -176,23 +240,29 @@ class TokenTransformer(keras.layers.Layer):
             self.w_o = self.add_weight(name="w_o", shape=(channels, channels))
         self.w_f1 = self.add_weight(name="w_f1", shape=(channels, ffn_channels))
         self.w_f2 = self.add_weight(name="w_f2", shape=(ffn_channels, channels))
+        for layer in (self.attention_norm, self.ffn_norm, self.attention_branch, self.ffn_branch):
+            _build(layer, input_shape)
         super().build(input_shape)
 
     def attention(self, tokens: tf.Tensor) -> tf.Tensor:
         """softmax_L((T K)(T Q)^T / sqrt(d)): T [B, L, C] -> [B, heads, L, L], rows sum to 1."""
+        return self._attention(_apply(self.attention_norm, tokens))
+
+    def call(self, tokens: tf.Tensor) -> tf.Tensor:
+        normed = _apply(self.attention_norm, tokens)
+        values = normed if self.w_v is None else normed @ self.w_v
+        mixed = self._merge_heads(self._attention(normed) @ self._split_heads(values))
+        if self.w_o is not None:
+            mixed = mixed @ self.w_o
+        tokens = tokens + self.attention_branch(mixed)
+        hidden = tf.nn.relu(_apply(self.ffn_norm, tokens) @ self.w_f1)
+        return tokens + self.ffn_branch(hidden @ self.w_f2)
+
+    def _attention(self, tokens: tf.Tensor) -> tf.Tensor:
         keys = self._split_heads(tokens @ self.w_k)
         queries = self._split_heads(tokens @ self.w_q)
         logits = tf.einsum("bhid,bhjd->bhij", keys, queries)
         return tf.nn.softmax(logits / math.sqrt(keys.shape[-1]), axis=-1)
-
-    def call(self, tokens: tf.Tensor) -> tf.Tensor:
-        attention = self.attention(tokens)
-        values = tokens if self.w_v is None else tokens @ self.w_v
-        mixed = self._merge_heads(attention @ self._split_heads(values))
-        if self.w_o is not None:
-            mixed = mixed @ self.w_o
-        tokens = tokens + mixed
-        return tokens + tf.nn.relu(tokens @ self.w_f1) @ self.w_f2
 
     def _split_heads(self, x: tf.Tensor) -> tf.Tensor:
         """[B, L, D] -> [B, heads, L, D / heads]."""
@@ -210,6 +280,10 @@ class TokenTransformer(keras.layers.Layer):
             "num_heads": self.num_heads,
             "key_channels": self.key_channels,
             "ffn_channels": self.ffn_channels,
+            "norm": self.norm,
+            "gain_init": self.gain_init,
+            "dropout": self.dropout,
+            "survival_prob": self.survival_prob,
         }
 
 
@@ -223,14 +297,31 @@ class Projector(keras.layers.Layer):
 
     Args:
         key_channels: D, the width of pixel queries and token keys. Defaults to C (paper).
+        norm: pre-norm (not in the paper): queries from LN(X_in), keys and values from LN(T).
+        gain_init, dropout, survival_prob: of the update (`ResidualBranch`).
 
     Inputs: [X_in [B, H, W, C], T [B, L, Ct]].
     Output: feature map X_out [B, H, W, C].
     """
 
-    def __init__(self, key_channels: int | None = None, **kwargs):
+    def __init__(
+        self,
+        key_channels: int | None = None,
+        norm: bool = False,
+        gain_init: float | None = None,
+        dropout: float = 0.0,
+        survival_prob: float = 1.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.key_channels = key_channels
+        self.norm = norm
+        self.gain_init = gain_init
+        self.dropout = dropout
+        self.survival_prob = survival_prob
+        self.pixel_norm = _layer_norm(norm, "pixel_norm")
+        self.token_norm = _layer_norm(norm, "token_norm")
+        self.branch = ResidualBranch(gain_init, dropout, survival_prob, name="branch")
 
     def build(self, input_shape):
         x_shape, tokens_shape = input_shape
@@ -239,24 +330,37 @@ class Projector(keras.layers.Layer):
         self.w_q = self.add_weight(name="w_q", shape=(channels, key_channels))
         self.w_k = self.add_weight(name="w_k", shape=(token_channels, key_channels))
         self.w_v = self.add_weight(name="w_v", shape=(token_channels, channels))
+        _build(self.pixel_norm, x_shape)
+        _build(self.token_norm, tokens_shape)
+        self.branch.build(x_shape)
         super().build(input_shape)
 
     def attention(self, inputs: list[tf.Tensor]) -> tf.Tensor:
         """Pixel-to-token attention: -> [B, HW, L], summing to 1 over the L tokens."""
         x, tokens = inputs
-        queries = _flatten_pixels(x) @ self.w_q  # [B, HW, D]
+        return self._attention(x, _apply(self.token_norm, tokens))
+
+    def call(self, inputs: list[tf.Tensor]) -> tf.Tensor:
+        x, tokens = inputs
+        tokens = _apply(self.token_norm, tokens)
+        update = self._attention(x, tokens) @ (tokens @ self.w_v)  # [B, HW, C]
+        return x + self.branch(tf.reshape(update, tf.shape(x)))
+
+    def _attention(self, x: tf.Tensor, tokens: tf.Tensor) -> tf.Tensor:
+        queries = _flatten_pixels(_apply(self.pixel_norm, x)) @ self.w_q  # [B, HW, D]
         keys = tokens @ self.w_k  # [B, L, D]
         logits = tf.einsum("bnd,bld->bnl", queries, keys)
         return tf.nn.softmax(logits / math.sqrt(self.w_q.shape[-1]), axis=-1)
 
-    def call(self, inputs: list[tf.Tensor]) -> tf.Tensor:
-        x, tokens = inputs
-        attention = self.attention(inputs)
-        update = attention @ (tokens @ self.w_v)  # [B, HW, C]
-        return x + tf.reshape(update, tf.shape(x))
-
     def get_config(self) -> dict:
-        return {**super().get_config(), "key_channels": self.key_channels}
+        return {
+            **super().get_config(),
+            "key_channels": self.key_channels,
+            "norm": self.norm,
+            "gain_init": self.gain_init,
+            "dropout": self.dropout,
+            "survival_prob": self.survival_prob,
+        }
 
 
 @keras.saving.register_keras_serializable(package="vt")
@@ -278,6 +382,10 @@ class VTModule(keras.layers.Layer):
         project: run the projector. A classifier that reads only the tokens of its last module
             sets False there, so that module has no weights without gradient; X is then
             returned unchanged.
+        tokenizer_norm: the tokenizer reads LayerNormed pixels (not in the paper).
+        norm: pre-norm in the transformer and projector (not in the paper).
+        gain_init, dropout, survival_prob: of every residual branch of the transformer and
+            projector (`ResidualBranch`; the defaults are the paper's plain residuals).
 
     Inputs: X [B, H, W, C], or [X, T_in [B, L, Ct_in]] when recurrent.
     Outputs: (X_out [B, H, W, C], T_out [B, L, Ct]).
@@ -293,6 +401,11 @@ class VTModule(keras.layers.Layer):
         projector_channels: int | None = None,
         recurrent: bool = False,
         project: bool = True,
+        tokenizer_norm: bool = False,
+        norm: bool = False,
+        gain_init: float | None = None,
+        dropout: float = 0.0,
+        survival_prob: float = 1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -304,14 +417,24 @@ class VTModule(keras.layers.Layer):
         self.projector_channels = projector_channels
         self.recurrent = recurrent
         self.project = project
+        self.tokenizer_norm = tokenizer_norm
+        self.norm = norm
+        self.gain_init = gain_init
+        self.dropout = dropout
+        self.survival_prob = survival_prob
         if recurrent:
-            self.tokenizer = RecurrentTokenizer(token_channels, name="tokenizer")
+            self.tokenizer = RecurrentTokenizer(token_channels, tokenizer_norm, name="tokenizer")
         else:
-            self.tokenizer = FilterTokenizer(num_tokens, token_channels, name="tokenizer")
+            self.tokenizer = FilterTokenizer(
+                num_tokens, token_channels, tokenizer_norm, name="tokenizer"
+            )
+        branch = {"gain_init": gain_init, "dropout": dropout, "survival_prob": survival_prob}
         self.transformer = TokenTransformer(
-            num_heads, key_channels, ffn_channels, name="transformer"
+            num_heads, key_channels, ffn_channels, norm, **branch, name="transformer"
         )
-        self.projector = Projector(projector_channels, name="projector") if project else None
+        self.projector = None
+        if project:
+            self.projector = Projector(projector_channels, norm, **branch, name="projector")
 
     def build(self, input_shape):
         if self.recurrent:
@@ -328,11 +451,33 @@ class VTModule(keras.layers.Layer):
 
     def call(self, inputs: tf.Tensor | list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
         x = inputs[0] if self.recurrent else inputs
-        tokens = self.tokenizer(inputs)
-        tokens = self.transformer(tokens)
+        tokens = self.transformer(self.tokenizer(inputs))
         if self.projector is not None:
             x = self.projector([x, tokens])
         return x, tokens
+
+    def trace(self, inputs: tf.Tensor | list[tf.Tensor]) -> dict[str, tf.Tensor]:
+        """The module's intermediate tensors in inference mode, for health metrics and figures.
+
+        Keys: "x_in" [B, H, W, C]; "tokenizer_attention" [B, HW, L] (which pixels each token
+        pools); "tokens_in" [B, L, Ct] (the tokenizer's tokens); "tokens" [B, L, Ct] (the
+        transformer's); "x_out"; and with a projector "projector_attention" [B, HW, L] (which
+        tokens each pixel reads).
+        """
+        x = inputs[0] if self.recurrent else inputs
+        tokens_in = self.tokenizer(inputs, training=False)
+        tokens = self.transformer(tokens_in, training=False)
+        steps = {
+            "x_in": x,
+            "tokenizer_attention": self.tokenizer.attention(inputs),
+            "tokens_in": tokens_in,
+            "tokens": tokens,
+            "x_out": x,
+        }
+        if self.projector is not None:
+            steps["projector_attention"] = self.projector.attention([x, tokens])
+            steps["x_out"] = self.projector([x, tokens], training=False)
+        return steps
 
     def get_config(self) -> dict:
         return {
@@ -345,4 +490,9 @@ class VTModule(keras.layers.Layer):
             "projector_channels": self.projector_channels,
             "recurrent": self.recurrent,
             "project": self.project,
+            "tokenizer_norm": self.tokenizer_norm,
+            "norm": self.norm,
+            "gain_init": self.gain_init,
+            "dropout": self.dropout,
+            "survival_prob": self.survival_prob,
         }

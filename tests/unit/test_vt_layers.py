@@ -99,10 +99,17 @@ def test_transformer_attention_is_softmax_over_tokens(tokens):
     np.testing.assert_allclose(tf.reduce_sum(attention, axis=-1), np.ones((B, 2, L)), atol=1e-5)
 
 
+# The options of the small-data variants (a non-zero gain, so gradients reach the branches).
+SMALL_DATA = {"tokenizer_norm": True, "norm": True, "gain_init": 0.1}
+
+
 @pytest.mark.parametrize("recurrent", [False, True])
 @pytest.mark.parametrize("num_heads", [1, 2])
-def test_gradients_reach_every_vt_module_weight(x, tokens, recurrent, num_heads):
-    module = VTModule(num_tokens=L, token_channels=CT, num_heads=num_heads, recurrent=recurrent)
+@pytest.mark.parametrize("options", [{}, SMALL_DATA], ids=["paper", "small_data"])
+def test_gradients_reach_every_vt_module_weight(x, tokens, recurrent, num_heads, options):
+    module = VTModule(
+        num_tokens=L, token_channels=CT, num_heads=num_heads, recurrent=recurrent, **options
+    )
     inputs = [x, tokens] if recurrent else x
     with tf.GradientTape() as tape:
         x_out, t_out = module(inputs)
@@ -121,6 +128,14 @@ LAYER_CASES = {
     "projector": (Projector, "x_tokens"),
     "vt_module": (lambda: VTModule(num_tokens=L, token_channels=CT, num_heads=2), "x"),
     "vt_module_recurrent": (lambda: VTModule(recurrent=True, project=False), "x_tokens"),
+    "vt_module_small_data": (
+        lambda: VTModule(num_tokens=L, token_channels=CT, dropout=0.1, **SMALL_DATA),
+        "x",
+    ),
+    "vt_module_recurrent_small_data": (
+        lambda: VTModule(recurrent=True, survival_prob=0.8, **SMALL_DATA),
+        "x_tokens",
+    ),
 }
 
 
@@ -138,3 +153,30 @@ def test_config_round_trip_gives_identical_outputs(x, tokens, case):
     clone.set_weights(layer.get_weights())
     for got, want in zip(tf.nest.flatten(clone(inputs)), tf.nest.flatten(expected), strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_the_paper_module_has_only_the_papers_weights(x):
+    """The options that are not in the paper add no weights unless they are asked for."""
+    module = VTModule(num_tokens=L, token_channels=CT)
+    module(x)
+    names = sorted(w.name.split("/")[-1].removesuffix(":0") for w in module.weights)
+    # Tokenizer W_A, W_V; transformer K, Q, F1, F2; projector W_Q, W_K, W_V.
+    assert names == sorted(["w_a", "w_v", "w_k", "w_q", "w_f1", "w_f2", "w_q", "w_k", "w_v"])
+
+
+def test_zero_gains_start_the_module_as_identities(x):
+    module = VTModule(num_tokens=L, token_channels=CT, norm=True, gain_init=0.0)
+    module(x)
+    steps = module.trace(x)
+    np.testing.assert_array_equal(steps["x_out"], x)
+    np.testing.assert_array_equal(steps["tokens"], steps["tokens_in"])
+
+
+def test_trace_matches_call(x, tokens):
+    module = VTModule(token_channels=CT, recurrent=True, **SMALL_DATA)
+    x_out, t_out = module([x, tokens])
+    steps = module.trace([x, tokens])
+    np.testing.assert_allclose(steps["x_out"], x_out, atol=1e-6)
+    np.testing.assert_allclose(steps["tokens"], t_out, atol=1e-6)
+    assert steps["tokenizer_attention"].shape == (B, H * W, L)
+    assert steps["projector_attention"].shape == (B, H * W, L)
