@@ -21,12 +21,13 @@ PushWinner
 No `from __future__ import annotations` here: TFX reads the component's type hints.
 """
 
+import json
 import os
 
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
-from tfx.types import artifact_utils, standard_artifacts
+from tfx.types import artifact, artifact_utils, standard_artifacts
 from tfx.utils import io_utils, path_utils
 
 from components.evaluator.intervals import paired_gain
@@ -35,6 +36,7 @@ from components.image_example_gen import class_names
 from components.winner.decision import Decision, ModelScore, PushRecord, decide
 from components.winner.serving import DECISION_PATH, hits_on_examples, push_winner
 from features import DECISION_FILE, EVAL_SPLIT, PUSH_RECORD_FILE
+from models.training.recipe import BASELINE_TEACHER
 
 
 def overall_accuracy(evaluation_uri: str) -> dict[str, float]:
@@ -50,6 +52,17 @@ def overall_accuracy(evaluation_uri: str) -> dict[str, float]:
     if missing:
         raise ValueError(f"the evaluation at {evaluation_uri} has no {ACCURACY} for {missing}")
     return accuracy
+
+
+def distillation_teacher(model: artifact.Artifact, baseline_name: str) -> str | None:
+    """The teacher a Trainer distilled `model` from, in words, from the recipe it recorded on
+    the Model artifact (components/trainer/component.py); None when it learned from the labels
+    alone or recorded no recipe."""
+    recipe = model.get_string_custom_property("recipe")
+    teacher = json.loads(recipe).get("distillation", {}).get("teacher") if recipe else None
+    if teacher == BASELINE_TEACHER:
+        return f"{baseline_name}, this run's baseline it is compared with"
+    return teacher or None
 
 
 @tfx.dsl.components.component
@@ -79,9 +92,10 @@ def SelectWinner(  # noqa: N802 (TFX components are named like classes)
         hits_on_examples(path_utils.serving_model_path(m.uri), eval_files)
         for m in (candidate_model, baseline_model)
     ]
+    teachers = [distillation_teacher(m, baseline_name) for m in (candidate_model, baseline_model)]
     decision = decide(
-        ModelScore(CANDIDATE, candidate_name, accuracy[CANDIDATE], candidate_epochs),
-        ModelScore(BASELINE, baseline_name, accuracy[BASELINE], baseline_epochs),
+        ModelScore(CANDIDATE, candidate_name, accuracy[CANDIDATE], candidate_epochs, teachers[0]),
+        ModelScore(BASELINE, baseline_name, accuracy[BASELINE], baseline_epochs, teachers[1]),
         candidate_blessed=bool(candidate_blessing.get_int_custom_property("blessed")),
         min_accuracy=min_accuracy,
         min_gain=min_gain,

@@ -15,13 +15,15 @@ SCORE_TOLERANCE = 1e-6
 
 @dataclass(frozen=True)
 class ModelScore:
-    """One evaluated model: its role in the evaluation, registered name, top-1 accuracy, and
-    the epochs it was trained for (0: untrained; None: not known)."""
+    """One evaluated model: its role in the evaluation, registered name, top-1 accuracy, the
+    epochs it was trained for (0: untrained; None: not known) and the teacher it was distilled
+    from (None: trained on the labels alone)."""
 
     role: str
     model: str
     accuracy: float
     epochs: int | None = None
+    teacher: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,9 @@ def decide(
     else:
         winner = None
         reason = f"no model may be pushed: {why_not}; {baseline_unfit}"
+    for score in (candidate, baseline):
+        if score.teacher:
+            reason += f"; note: {score.model} was distilled from {score.teacher}"
     return Decision(
         winner=winner,
         candidate=candidate,

@@ -212,3 +212,34 @@ def test_intervals_shrink_as_the_eval_set_grows():
     small, large = widths(200), widths(20_000)
     # Ten times as wide at a hundredth of the examples (the 1 / sqrt(n) law).
     assert small[0] > 7 * large[0] and small[1] > 7 * large[1]
+
+
+def test_a_distilled_candidate_is_flagged_in_the_decision():
+    distilled = ModelScore("candidate", "vt_resnet_tiny", 0.61, teacher="resnet_tiny, the baseline")
+    decision = decide(distilled, CNN, candidate_blessed=True, min_accuracy=0.5, min_gain=0.0)
+    assert decision.reason.endswith(
+        "note: vt_resnet_tiny was distilled from resnet_tiny, the baseline"
+    )
+    assert Decision.from_json(decision.to_json()).candidate.teacher == distilled.teacher
+    plain = decide(VT, CNN, candidate_blessed=True, min_accuracy=0.5, min_gain=0.0)
+    assert "distilled" not in plain.reason
+
+
+@pytest.mark.parametrize(
+    "teacher, expected",
+    [
+        ("baseline", "resnet_tiny, this run's baseline it is compared with"),
+        ("/models/teacher/3", "/models/teacher/3"),
+        (None, None),
+    ],
+)
+def test_the_teacher_is_read_from_the_recipe_on_the_model_artifact(teacher, expected):
+    from tfx.types import standard_artifacts
+
+    from components.winner.component import distillation_teacher
+
+    model = standard_artifacts.Model()
+    recipe = {"epochs": 3, "distillation": {"teacher": teacher, "weight": 0.8}}
+    model.set_string_custom_property("recipe", json.dumps(recipe))
+    assert distillation_teacher(model, "resnet_tiny") == expected
+    assert distillation_teacher(standard_artifacts.Model(), "resnet_tiny") is None
