@@ -1,5 +1,5 @@
 """Keras callbacks of the fit loop: the learning-rate log, validation of the weight average,
-epoch checkpoints and the per-epoch log line and history."""
+VT health, epoch checkpoints and the per-epoch log line and history."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any
 import tensorflow as tf
 import tf_keras as keras
 from absl import logging
+
+from models.vt_health import vt_health
 
 
 class LearningRateLog(keras.callbacks.Callback):
@@ -103,11 +105,28 @@ class EpochLog(keras.callbacks.Callback):
         for path in self.history_paths:
             with tf.io.gfile.GFile(path, "w") as f:
                 json.dump(self.history, f, indent=1)
-        metrics = " ".join(f"{k}={v:.4g}" for k, v in sorted(logs.items()))
         logging.info(
             "[%s] epoch %d: %s (%.0f images/s)",
             self.model_name,
             epoch + 1,
-            metrics,
+            _line(logs),
             row["images_per_second"],
         )
+
+
+class VTHealthLog(keras.callbacks.Callback):
+    """Adds `models.vt_health` numbers of `classifier` on fixed `images` to each epoch's logs
+    (hence TensorBoard, the history and the epoch line); list it before the callbacks that read
+    the logs. `classifier` is the model being trained (not a distillation wrapper)."""
+
+    def __init__(self, classifier: keras.Model, images: tf.Tensor):
+        super().__init__()
+        self.classifier = classifier
+        self.images = images
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs.update(vt_health(self.classifier, self.images))
+
+
+def _line(values: dict[str, float]) -> str:
+    return " ".join(f"{k}={v:.4g}" for k, v in sorted(values.items()))

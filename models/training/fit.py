@@ -16,10 +16,15 @@ from models.training.callbacks import (
     EpochLog,
     LearningRateLog,
     ValidateWithAverage,
+    VTHealthLog,
 )
+from models.training.distillation import Distiller
 from models.training.optimizers import build_optimizer
 from models.training.recipe import TrainConfig
 from models.training.schedules import build_schedule
+from models.vt_health import vt_modules
+
+HEALTH_IMAGES = 64  # eval images the VT health numbers are measured on, the same every epoch
 
 
 def fit(
@@ -42,7 +47,8 @@ def fit(
     the learning rate, and the epoch); an epoch is checkpointed once
     `train.checkpoint.every_seconds` have passed since the last checkpoint. The directory is
     deleted once training completes. TensorBoard scalars (incl. the learning rate) and
-    history.json go to `run_dir`.
+    history.json go to `run_dir`. A VT's health numbers (`models.vt_health`) on the first
+    eval images join every epoch's logs.
     """
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
@@ -58,6 +64,10 @@ def fit(
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
     history: list[dict[str, float]] = []
     callbacks: list[keras.callbacks.Callback] = [LearningRateLog(), ValidateWithAverage()]
+    classifier = model.student if isinstance(model, Distiller) else model
+    if vt_modules(classifier):
+        images, _ = next(iter(eval_dataset))
+        callbacks.append(VTHealthLog(classifier, images[:HEALTH_IMAGES]))
     history_paths = [os.path.join(run_dir, HISTORY_FILE)]
     if checkpoint_directory:
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch)
