@@ -52,7 +52,9 @@ def fit(
     """
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
-        optimizer = build_optimizer(train, build_schedule(train, steps_per_epoch))
+        optimizer = build_optimizer(
+            train, build_schedule(train, steps_per_epoch), model.trainable_variables
+        )
         model.compile(
             optimizer=optimizer,
             loss=keras.losses.CategoricalCrossentropy(

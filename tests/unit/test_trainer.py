@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras as keras
 from tfx.types import artifact_utils, standard_artifacts
 
 from components.image_example_gen.component import create_image_example_gen
@@ -22,6 +23,7 @@ from models.training.recipe import (
     CheckpointConfig,
     EmaConfig,
     OptimizerConfig,
+    RegularisationConfig,
     ScheduleConfig,
     TrainConfig,
 )
@@ -157,7 +159,35 @@ def test_optimizers_and_ema_build(optimizer):
         optimizer=OptimizerConfig(name=optimizer, nesterov=True), ema=EmaConfig(decay=0.99985)
     )
     opt = build_optimizer(train, 0.1)
-    assert opt.use_ema and opt.ema_momentum == pytest.approx(0.99985)
+    assert opt.use_ema and opt.get_config()["ema_momentum"] == pytest.approx(0.99985)
+    assert float(opt.ema_momentum) == pytest.approx(0.1)  # step 0 of the warm-up
+
+
+def test_the_weight_average_forgets_the_initial_weights():
+    """Keras' fixed decay keeps 0.999^100 = 90% of the initial weights after 100 steps."""
+    train = _train(optimizer=OptimizerConfig(name="sgd", momentum=0.0), ema=EmaConfig(0.999))
+    opt = build_optimizer(train, 1.0)
+    weight = tf.Variable(0.0)
+    for _ in range(100):
+        opt.apply_gradients([(weight - 1.0, weight)])  # one step to 1.0, then stays
+    opt.finalize_variable_values([weight])  # the average replaces the weight
+    assert float(weight) > 0.99
+
+
+def test_weight_decay_skips_biases_and_normalisation():
+    model = keras.Sequential(
+        [keras.Input([4]), keras.layers.Dense(3), keras.layers.LayerNormalization()]
+    )
+    train = _train(regularisation=RegularisationConfig(weight_decay=0.5))
+    opt = build_optimizer(train, 1.0, model.trainable_variables)
+    for v in model.trainable_variables:
+        v.assign(tf.ones_like(v))
+    zeros = [tf.zeros_like(v) for v in model.trainable_variables]
+    opt.apply_gradients(zip(zeros, model.trainable_variables, strict=True))  # decay only
+    kernel, bias, gamma, beta = (v.numpy() for v in model.trainable_variables)
+    np.testing.assert_allclose(kernel, 0.5)
+    for unchanged in (bias, gamma, beta):
+        np.testing.assert_allclose(unchanged, 1.0)
 
 
 def test_with_ema_the_epoch_lines_score_the_averaged_weights_that_ship(tmp_path):
