@@ -27,6 +27,7 @@ import hashlib
 import json
 import math
 import os
+import tempfile
 from typing import Any
 
 import tensorflow as tf
@@ -39,6 +40,7 @@ from components.trainer.dataset import dataset_class_names
 from components.trainer.inputs import count_records, input_fn
 from features import MODEL_INFO_FILE
 from models.costs import count_macs, count_params
+from models.training.callbacks import agree_with_chief
 from models.training.distillation import Distiller, load_teacher
 from models.training.distribute import create_strategy, set_precision
 from models.training.export import export_serving_model
@@ -92,6 +94,15 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         with strategy.scope():
             trainable = _with_teacher(model, train, fn_args.base_model)
 
+        # Under MultiWorkerMirroredStrategy, every worker builds the same global batches
+        # (same files, same seeds) and keeps its share of each (DATA sharding): the workers
+        # share out the batches and augmentation draws of a one-machine run. The default
+        # (FILE sharding) fails with fewer files than workers, and Transform writes few.
+        sharding = tf.data.Options()
+        sharding.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
+
         def dataset(files: list[str], training: bool, first_step: int = 0) -> tf.data.Dataset:
             return input_fn(
                 files,
@@ -102,7 +113,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                 training=training,
                 first_step=first_step,
                 num_examples=num_train if training else num_eval,
-            )
+            ).with_options(sharding)
 
         fit(
             trainable,
@@ -117,8 +128,19 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         )
     else:
         logging.info("[%s] epochs=0: exporting the untrained model", model_name)
-    export_serving_model(model, tf_transform_output, class_names, fn_args.serving_model_dir)
-    write_model_info(model, config, fn_args.model_run_dir)
+    # Under MultiWorkerMirroredStrategy every worker exports (the save all-reduces the
+    # batch-norm statistics), but only the chief into serving_model_dir, the others into a
+    # local scratch directory.
+    chief = strategy.extended.should_checkpoint
+    export_dir = fn_args.serving_model_dir if chief else tempfile.mkdtemp(prefix="export-")
+    export_serving_model(model, tf_transform_output, class_names, export_dir)
+    if chief:
+        write_model_info(model, config, fn_args.model_run_dir)
+    else:
+        tf.io.gfile.rmtree(export_dir)
+    # TFX's executor then fails any worker that finds no serving_model_dir: none returns
+    # before the chief has written it (agreeing is an all-reduce, so a barrier).
+    agree_with_chief(strategy, True)
 
 
 def write_model_info(model: keras.Model, config: dict[str, Any], run_dir: str) -> None:

@@ -54,7 +54,8 @@ class ValidateWithAverage(keras.callbacks.Callback):
 class EpochCheckpoint(keras.callbacks.Callback):
     """Saves `checkpoint` (model, optimizer, epoch counter) through `manager` at the end of an
     epoch once `every_seconds` have passed since the last save (0: every epoch), so that
-    short epochs do not each pay for a save."""
+    short epochs do not each pay for a save. With several workers, the chief's clock decides
+    for all (`agree_with_chief`): a save is collective."""
 
     def __init__(
         self, manager: tf.train.CheckpointManager, epoch: tf.Variable, every_seconds: float
@@ -66,7 +67,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self._last_save = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
-        if time.monotonic() - self._last_save < self.every_seconds:
+        due = time.monotonic() - self._last_save >= self.every_seconds
+        if not agree_with_chief(self.model.distribute_strategy, due):
             return
         self.epoch.assign(epoch + 1)
         self.manager.save(checkpoint_number=epoch + 1)
@@ -130,3 +132,21 @@ class VTHealthLog(keras.callbacks.Callback):
 
 def _line(values: dict[str, float]) -> str:
     return " ".join(f"{k}={v:.4g}" for k, v in sorted(values.items()))
+
+
+def agree_with_chief(strategy: tf.distribute.Strategy, decision: bool) -> bool:
+    """The chief's `decision`, on every worker of a MultiWorkerMirroredStrategy (`decision`
+    under other strategies).
+
+    Workers that must do something together (a checkpoint save all-reduces the batch-norm
+    statistics) cannot each decide by their own clock: one that saves while another trains on
+    waits forever. This is an all-reduce too, so every worker must call it at the same point,
+    and no worker returns before the chief has called it.
+    """
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return decision
+    vote = 1.0 if decision and strategy.extended.should_checkpoint else 0.0
+    votes = strategy.reduce(
+        tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(vote)), axis=None
+    )
+    return float(votes) > 0

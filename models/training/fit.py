@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Callable
 
 import tensorflow as tf
@@ -49,6 +50,9 @@ def fit(
     deleted once training completes. TensorBoard scalars (incl. the learning rate) and
     history.json go to `run_dir`. A VT's health numbers (`models.vt_health`) on the first
     eval images join every epoch's logs.
+
+    Under MultiWorkerMirroredStrategy every worker runs this; only the chief writes to
+    `run_dir` and `checkpoint_directory`.
     """
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
@@ -70,24 +74,33 @@ def fit(
     if vt_modules(classifier):
         images, _ = next(iter(eval_dataset))
         callbacks.append(VTHealthLog(classifier, images[:HEALTH_IMAGES]))
-    history_paths = [os.path.join(run_dir, HISTORY_FILE)]
+    # Keras' TensorBoard callback writes only on the chief already (the other workers into
+    # scratch directories it deletes).
+    chief = strategy.extended.should_checkpoint
+    history_paths = [os.path.join(run_dir, HISTORY_FILE)] if chief else []
     if checkpoint_directory:
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch)
-        manager = tf.train.CheckpointManager(checkpoint, checkpoint_directory, max_to_keep=2)
-        tf.io.gfile.makedirs(checkpoint_directory)  # history.json goes there from epoch 1
-        if manager.latest_checkpoint:
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        # Every worker saves (a save all-reduces the batch-norm statistics), but only the chief
+        # into `checkpoint_directory`, the others into a local scratch directory deleted with
+        # it. All restore from the chief's.
+        write_directory = checkpoint_directory if chief else tempfile.mkdtemp(prefix="ckpt-")
+        manager = tf.train.CheckpointManager(checkpoint, write_directory, max_to_keep=2)
+        tf.io.gfile.makedirs(write_directory)  # the chief's history.json goes there from epoch 1
+        latest = tf.train.latest_checkpoint(checkpoint_directory)
+        if latest:
+            checkpoint.restore(latest).assert_existing_objects_matched()
             saved_history = os.path.join(checkpoint_directory, HISTORY_FILE)
-            history = _read_history(saved_history, int(epoch))
+            history = _read_history(saved_history, int(epoch.numpy()))
             logging.info(
                 "[%s] resuming after epoch %d from %s",
                 model_name,
-                int(epoch),
+                int(epoch.numpy()),
                 checkpoint_directory,
             )
         callbacks.append(EpochCheckpoint(manager, epoch, train.checkpoint.every_seconds))
-        history_paths.append(os.path.join(checkpoint_directory, HISTORY_FILE))
-    initial_epoch = int(epoch)
+        if chief:
+            history_paths.append(os.path.join(checkpoint_directory, HISTORY_FILE))
+    initial_epoch = int(epoch.numpy())  # int() does not take a strategy's MirroredVariable
     epoch_log = EpochLog(model_name, steps_per_epoch * train.batch_size, history_paths, history)
     callbacks += [epoch_log, keras.callbacks.TensorBoard(log_dir=run_dir)]
     model.fit(
@@ -100,7 +113,7 @@ def fit(
         verbose=0,
     )
     if checkpoint_directory:
-        tf.io.gfile.rmtree(checkpoint_directory)
+        tf.io.gfile.rmtree(write_directory)
     return epoch_log.history
 
 
