@@ -4,6 +4,19 @@ from __future__ import annotations
 
 from pipeline.config import PipelineConfig
 
+# Beam's portable runner on its embedded job server (Python, in this process: Beam 2.61's
+# "embed" endpoint starts no Java and downloads nothing), whose SDK worker runs in this
+# process too (LOOPBACK). The pipeline still goes through the Job and Fn APIs as on Flink or
+# Spark, so a transform that only the DirectRunner supports fails here (docs/runners.md).
+# A worker started this way needs no list of this environment's packages: the experiment
+# skips the `pip freeze` Beam would run for every pipeline (the project venv has no pip).
+PORTABLE_ARGS = (
+    "--runner=PortableRunner",
+    "--job_endpoint=embed",
+    "--environment_type=LOOPBACK",
+    "--experiments=disable_logging_submission_environment",
+)
+
 
 def beam_pipeline_args(config: PipelineConfig) -> list[str]:
     """The preset's Beam flags followed by `config.beam_args` (which may override them).
@@ -16,6 +29,8 @@ def beam_pipeline_args(config: PipelineConfig) -> list[str]:
         preset = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
     elif config.beam == "multi_processing":
         preset = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
+    elif config.beam == "portable":
+        preset = list(PORTABLE_ARGS)
     else:  # "dataflow", the last of BEAM_MODES (PipelineConfig checks the mode)
         cloud = config.cloud
         missing = [

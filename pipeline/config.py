@@ -36,7 +36,7 @@ from models.training.recipe import (
     TrainConfig,
 )
 
-BEAM_MODES = ("in_memory", "multi_processing", "dataflow")
+BEAM_MODES = ("in_memory", "multi_processing", "portable", "dataflow")
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EMBEDDED_DATA_DIR = os.path.join(REPO_ROOT, "data", "cifar10-sample")
 
@@ -284,7 +284,8 @@ class PipelineConfig:
 
     Attributes:
       beam: how Beam-powered components run: "in_memory" (DirectRunner, one process; the
-        fastest here), "multi_processing" (DirectRunner, one worker per core) or "dataflow".
+        fastest here), "multi_processing" (DirectRunner, one worker per core), "portable"
+        (PortableRunner on Beam's embedded job server; docs/runners.md) or "dataflow".
       beam_args: extra Beam options appended to the preset's (any runner flag).
       project_root: the folder holding schemas/ (this checkout; the image's container_root
         when compiled for a cluster).

@@ -52,7 +52,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     beam.add_argument(
         "--beam",
         choices=BEAM_MODES,
-        help="DirectRunner in one process (default), DirectRunner on every core, or Dataflow",
+        help="DirectRunner in one process (default), DirectRunner on every core, Beam's "
+        "portable runner on its embedded job server, or Dataflow (docs/runners.md)",
     )
     beam.add_argument(
         "--beam-arg",

@@ -74,7 +74,7 @@ def test_overrides_convert_to_the_field_type():
         ("evaluation.top_k", "0", "evaluation.top_k must be at least 1"),
         ("candidate.name", "vt_small", "candidate.name: Unknown model 'vt_small'. Known models:"),
         ("candidate.epochs", "-2", "candidate.epochs must be at least 0; got -2"),
-        ("beam", "flink", "beam must be one of in_memory, multi_processing, dataflow"),
+        ("beam", "flink", "beam must be one of in_memory, multi_processing, portable, dataflow"),
     ],
 )
 def test_bad_overrides_say_what_is_wrong(key, value, message):
