@@ -22,6 +22,29 @@ BRIGHTNESS_BUCKET_KEY = "brightness_bucket"
 CONTRAST_BUCKET_KEY = "contrast_bucket"
 PROPERTY_BUCKET_KEYS = (BRIGHTNESS_BUCKET_KEY, CONTRAST_BUCKET_KEY)
 
+# What a slice "key:value" of the evaluation means, per key (the report shows these). The
+# keys are the slice features (pipeline.config.EvaluationConfig.slices) and TFMA's per-class
+# sub key.
+SLICE_EXPLANATIONS = {
+    LABEL_NAME_KEY: "label_name:NAME: the eval examples whose true class is NAME.",
+    "coarse_label_name": (
+        "coarse_label_name:NAME: the eval examples whose true superclass is NAME (CIFAR-100's "
+        "20 coarse labels; other data sets have no such slices)."
+    ),
+    BRIGHTNESS_BUCKET_KEY: (
+        "brightness_bucket:B: the eval images whose mean grey level falls in quantile bucket B "
+        "of the training split's (0 = darkest; with the default 4 buckets, B is a quartile)."
+    ),
+    CONTRAST_BUCKET_KEY: (
+        "contrast_bucket:B: the eval images whose standard deviation of grey level falls in "
+        "quantile bucket B of the training split's (0 = flattest, least contrast)."
+    ),
+    "classId": (
+        "classId:N: not a subset of examples but TFMA's per-class view of a slice: precision "
+        "and recall of class index N (the Nth class name) within it."
+    ),
+}
+
 # Splits. The Trainers fit on TRAIN and validate on EVAL, the gate and the report score EVAL,
 # and only `pipeline_runner.py evaluate` reads TEST.
 TRAIN_SPLIT = "train"

@@ -4,16 +4,8 @@ from __future__ import annotations
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
-from tfx.orchestration import metadata
 
-
-def open_store(metadata_path: str) -> metadata_store.MetadataStore:
-    """The SQLite MLMD store of a local run (read-only use)."""
-    config = metadata.sqlite_metadata_connection_config(metadata_path)
-    return metadata_store.MetadataStore(config)
-
-
-PIPELINE_RUN = "pipeline_run"
+from components.run_metadata import PIPELINE_RUN, open_store  # noqa: F401 (the commands')
 
 
 def run_ids(store: metadata_store.MetadataStore, pipeline_name: str) -> list[str]:

@@ -80,6 +80,12 @@ def create_pipeline(
         (for Kubeflow / Vertex), instead of constants.
     """
     parameters = runtime_parameters(config) if with_runtime_parameters else {}
+    # A local run's SQLite ML Metadata ("" for the orchestrator's), for the report.
+    metadata_path = (
+        metadata_connection_config.sqlite.filename_uri
+        if metadata_connection_config is not None
+        else ""
+    )
     example_gen = create_image_example_gen(
         config.data.data_dir,
         config.data.source,
@@ -192,6 +198,7 @@ def create_pipeline(
         baseline_overrides_json=json.dumps(config.baseline.overrides, sort_keys=True),
         image_size=config.data.image_size,
         min_images_per_class=config.data.min_images_per_class,
+        **({"metadata_path": metadata_path} if metadata_path else {}),
     )
     return tfx.dsl.Pipeline(
         pipeline_name=config.name,

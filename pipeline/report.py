@@ -3,10 +3,9 @@ HTML report of any recorded run (read back from ML Metadata)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from components.evaluator.keys import BASELINE, CANDIDATE
 from components.winner.component import read_decision, read_push_record
@@ -84,7 +83,7 @@ def _as_of_now(push: PushRecord, serving_dir: str) -> PushRecord:
     in_production = push.version is not None and push.version == newest
     state = "still the newest version" if in_production else f"production is now {newest}"
     reason = f"reused from an identical earlier run, nothing pushed now ({state}): {push.reason}"
-    return dataclasses.replace(push, pushed=False, in_production=in_production, reason=reason)
+    return replace(push, pushed=False, in_production=in_production, reason=reason)
 
 
 def _print_scores(scores: list[ModelScore], reason: str) -> None:
@@ -124,9 +123,11 @@ class RunOutputs:
     image_size: int
     models: dict[str, tuple[str, str]]  # role -> (model uri, model_run uri)
     examples_uri: str
+    examples_id: int  # the ExampleGen's Examples artifact in MLMD
     evaluation_uri: str
     decision: Decision | None
     push: PushRecord | None
+    pushed_path: str | None  # the serving version the Pusher wrote, when it pushed
 
 
 def find_run_outputs(config: PipelineConfig, run: str = "latest") -> RunOutputs:
@@ -175,10 +176,19 @@ def find_run_outputs(config: PipelineConfig, run: str = "latest") -> RunOutputs:
         image_size=trainer_configs[CANDIDATE]["image_size"],
         models=models,
         examples_uri=evaluator["examples"].uri,
+        examples_id=evaluator["examples"].id,
         evaluation_uri=evaluation.uri,
         decision=read_decision(winner.uri) if winner is not None else None,
         push=read_push_record(pushed.uri) if pushed is not None else None,
+        pushed_path=_pushed_destination(pushed),
     )
+
+
+def _pushed_destination(pushed) -> str | None:
+    """The pushed_destination property TFX's Pusher contract gives the PushedModel artifact."""
+    if pushed is None or "pushed_destination" not in pushed.custom_properties:
+        return None
+    return pushed.custom_properties["pushed_destination"].string_value or None
 
 
 def report_dir(config: PipelineConfig, run_id: str) -> str:
@@ -189,9 +199,14 @@ def report_dir(config: PipelineConfig, run_id: str) -> str:
 def write_run_report(config: PipelineConfig, run: str = "latest") -> str:
     """Writes the HTML report of run `run` under `report_dir`; returns index.html's path."""
     from components.report.component import model_run, split_files
+    from components.report.provenance import recorded_provenance
     from components.report.render import data_summary, write_report
 
     outputs = find_run_outputs(config, run)
+    # The Evaluator's output folder names its execution, hence the run.
+    recorded = recorded_provenance(
+        config.metadata_path, outputs.evaluation_uri, outputs.examples_id
+    )
     runs = [
         model_run(role, outputs.names[role], outputs.overrides[role], *outputs.models[role])
         for role in (CANDIDATE, BASELINE)
@@ -206,4 +221,7 @@ def write_run_report(config: PipelineConfig, run: str = "latest") -> str:
         data=data_summary(outputs.examples_uri, config.data.min_images_per_class),
         image_size=outputs.image_size,
         output_dir=report_dir(config, outputs.run_id),
+        provenance=replace(
+            recorded, examples_uri=outputs.examples_uri, pushed_path=outputs.pushed_path
+        ),
     )

@@ -6,10 +6,14 @@ Inputs:  candidate_model, baseline_model (Trainer `model`), candidate_run, basel
          evaluation (Evaluator), blessing (SelectWinner: decision.json), pushed_model
          (Pusher: what was pushed, decided against production at push time).
 Output:  report  a folder with index.html and its PNGs.
+Optional metadata_path: a local run's SQLite ML Metadata, where the report finds its run id,
+         start and the data set read (components/report/provenance.py); Kubeflow / Vertex
+         keep their own.
 
 No `from __future__ import annotations` here: TFX reads the component's type hints.
 """
 
+import dataclasses
 import json
 import os
 
@@ -19,6 +23,7 @@ from tfx.types import artifact, standard_artifacts
 from tfx.utils import path_utils
 
 from components.evaluator.keys import BASELINE, CANDIDATE
+from components.report.provenance import ORCHESTRATOR_METADATA, Provenance, recorded_provenance
 from components.report.render import ModelRun, data_summary, write_report
 from components.winner.component import read_decision, read_push_record
 from features import EVAL_SPLIT, HISTORY_FILE, split_folder
@@ -66,9 +71,19 @@ def RunReport(  # noqa: N802 (TFX components are named like classes)
     baseline_overrides_json: tfx.dsl.components.Parameter[str],
     image_size: tfx.dsl.components.Parameter[int],
     min_images_per_class: tfx.dsl.components.Parameter[int],
+    metadata_path: tfx.dsl.components.Parameter[str] = None,
 ) -> None:
     candidate = (candidate_name, json.loads(candidate_overrides_json))
     baseline = (baseline_name, json.loads(baseline_overrides_json))
+    recorded = (
+        recorded_provenance(metadata_path, report.uri, examples.id)
+        if metadata_path
+        else Provenance(metadata=ORCHESTRATOR_METADATA)
+    )
+    pushed_path = pushed_model.get_string_custom_property("pushed_destination")
+    provenance = dataclasses.replace(
+        recorded, examples_uri=examples.uri, pushed_path=pushed_path or None
+    )
     write_report(
         title=title,
         runs=[
@@ -82,4 +97,5 @@ def RunReport(  # noqa: N802 (TFX components are named like classes)
         data=data_summary(examples.uri, min_images_per_class),
         image_size=image_size,
         output_dir=report.uri,
+        provenance=provenance,
     )

@@ -1,10 +1,11 @@
 """The run report for people: one static `index.html` with PNG plots (matplotlib, Agg).
 
-Sections (each an HTML element with this id): decision, data, models, curves, confusion,
-misclassified, disagreements, slices. Everything is read from what the run produced: each
-Trainer's `history.json` (learning curves, images/s), the exported models (parameters, and
-their predictions on the eval split, exactly as served), the Evaluator output (slices) and the
-winner selection's decision.
+Sections (each an HTML element with this id): provenance, decision, metrics, data, models,
+curves, confusion, calibration, misclassified, disagreements, slices. Everything is read
+from what the run produced: each Trainer's `history.json` (learning curves, images/s) and
+`model_info.json` (recipe), the exported models (parameters, and their predictions on the eval
+split, exactly as served), the Evaluator output (slices), the winner selection's decision, and
+what the caller knows of the run (`provenance.Provenance`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import io
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import matplotlib
 
@@ -26,15 +28,26 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from components.evaluator.keys import BASELINE, CANDIDATE  # noqa: E402
+from components.report.provenance import Provenance, examples_per_split  # noqa: E402
 from components.report.slices import (  # noqa: E402
+    CONFIDENCE,
+    OVERALL,
     OverallMetrics,
-    SliceRow,
+    SliceAccuracy,
     overall_metrics,
+    slice_accuracies,
+    slice_name,
     slice_rows,
 )
 from components.winner.decision import Decision, ModelScore, PushRecord  # noqa: E402
 from components.winner.serving import classify_examples  # noqa: E402
-from features import IMAGE_KEY, REPORT_FILE  # noqa: E402
+from features import (  # noqa: E402
+    IMAGE_KEY,
+    LABEL_NAME_KEY,
+    MODEL_INFO_FILE,
+    REPORT_FILE,
+    SLICE_EXPLANATIONS,
+)
 from models.signatures import EXAMPLES_SIGNATURE  # noqa: E402
 
 GRID_IMAGES = 16
@@ -51,6 +64,11 @@ class ModelRun:
     model_dir: str
     history_path: str | None
     overrides: dict = field(default_factory=dict)
+
+    @property
+    def run_dir(self) -> str | None:
+        """The Trainer's ModelRun folder: history.json, model_info.json, TensorBoard logs."""
+        return os.path.dirname(self.history_path) if self.history_path else None
 
 
 @dataclass(frozen=True)
@@ -75,6 +93,29 @@ def read_history(path: str | None) -> list[dict[str, float]]:
         return []
     with tf.io.gfile.GFile(path) as f:
         return json.load(f)
+
+
+def read_recipe(run: ModelRun) -> dict | None:
+    """The training recipe (train config) in the Trainer's model_info.json; None if none."""
+    path = run.run_dir and os.path.join(run.run_dir, MODEL_INFO_FILE)
+    if not path or not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f).get("recipe")
+
+
+def paired_slice_hits(
+    predictions: list[Predictions], class_names: list[str]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-example correctness of the candidate and the baseline on the slices whose
+    examples the report knows without TFMA: Overall, and each label_name slice (the examples
+    whose true class has that name)."""
+    candidate, baseline = predictions
+    names = np.asarray(class_names)[candidate.labels]
+    members = {OVERALL: np.ones(len(names), dtype=bool)}
+    for name in set(class_names):
+        members[slice_name(((LABEL_NAME_KEY, name),))] = names == name
+    return {key: (candidate.correct[m], baseline.correct[m]) for key, m in members.items()}
 
 
 def read_eval_images(example_files: list[str]) -> list[bytes]:
@@ -292,6 +333,56 @@ def _decision_html(decision: Decision | None, push: PushRecord | None) -> str:
     return "".join(parts)
 
 
+NOT_RECORDED = "<span class='empty'>not recorded</span>"
+
+
+def _provenance_html(
+    provenance: Provenance,
+    runs: list[ModelRun],
+    evaluation_uri: str | None,
+    push: PushRecord | None,
+) -> str:
+    """The run, its data, its models and recipes, the push, and where the records are."""
+
+    def cell(value: object) -> str:
+        return NOT_RECORDED if value is None else html.escape(str(value))
+
+    counts = examples_per_split(provenance.examples_uri) if provenance.examples_uri else {}
+    examples = ", ".join(f"{split} {n}" for split, n in counts.items()) or None
+    pushed = None if push is None else "nothing pushed"
+    if push is not None and push.version is not None:
+        state = "pushed by this run" if push.pushed else "already held the same model"
+        path = f": {provenance.pushed_path}" if provenance.pushed_path else ""
+        pushed = f"version {push.version} ({state}){path}"
+    facts = [
+        ("run id", provenance.run_id),
+        ("run started (UTC)", provenance.started),
+        ("report written (UTC)", datetime.now(timezone.utc).isoformat(timespec="seconds")),
+        ("data set", provenance.dataset),
+        ("data dir", provenance.data_dir),
+        ("examples per split", examples),
+        ("pushed", pushed),
+        ("TFMA results", evaluation_uri),
+        ("ML Metadata", provenance.metadata),
+    ]
+    rows = [f"<tr><th>{name}</th><td>{cell(value)}</td></tr>" for name, value in facts]
+    for run in runs:
+        recipe = read_recipe(run)
+        recipe_json = html.escape(json.dumps(recipe, indent=1, sort_keys=True))
+        rows.append(
+            f"<tr><th>{run.role}</th><td>{html.escape(run.name)}, overrides "
+            f"{html.escape(json.dumps(run.overrides, sort_keys=True))}; TensorBoard logs: "
+            f"{cell(run.run_dir)}; recipe: "
+            + (
+                NOT_RECORDED
+                if recipe is None
+                else f"<details><summary>train config</summary><pre>{recipe_json}</pre></details>"
+            )
+            + "</td></tr>"
+        )
+    return f"<table>{''.join(rows)}</table>"
+
+
 def _models_html(
     runs: list[ModelRun], parameters: list[int], macs: list[int], histories: list[list[dict]]
 ) -> str:
@@ -350,22 +441,51 @@ def _metrics_html(
     )
 
 
-def _slices_html(rows: list[SliceRow]) -> str:
-    if not rows:
+def _interval(value: float, interval: tuple[float, float], signed: bool = False) -> str:
+    sign = "+" if signed else ""
+    low, high = interval
+    return f"{value:{sign}.4f} <small>({low:{sign}.3f} to {high:{sign}.3f})</small>"
+
+
+def _slices_html(accuracies: list[SliceAccuracy]) -> str:
+    if not accuracies:
         return "<p>No slice metrics.</p>"
-    largest = sorted(rows[1:], key=lambda r: -abs(r.gap))[:HIGHLIGHTED_GAPS]
+    largest = sorted(accuracies[1:], key=lambda a: -abs(a.row.gap))[:HIGHLIGHTED_GAPS]
     body = []
-    for row in rows:
-        css = " class='gap'" if row in largest else ""
+    for accuracy in accuracies:
+        row, gap = accuracy.row, accuracy.gap
+        css = " class='gap'" if accuracy in largest else ""
+        significant = "<b>yes</b>" if accuracy.significant else "no"
         body.append(
             f"<tr{css}><td>{html.escape(row.slice_name)}</td><td>{row.example_count}</td>"
-            f"<td>{row.candidate:.4f}</td><td>{row.baseline:.4f}</td><td>{row.gap:+.4f}</td></tr>"
+            f"<td>{_interval(row.candidate, accuracy.candidate_interval)}</td>"
+            f"<td>{_interval(row.baseline, accuracy.baseline_interval)}</td>"
+            f"<td>{_interval(gap.value, (gap.low, gap.high), signed=True)}</td>"
+            f"<td>{significant} ({'paired' if accuracy.paired else 'unpaired'})</td></tr>"
         )
     return (
-        f"<p>Top-1 accuracy per slice; the {HIGHLIGHTED_GAPS} largest gaps are highlighted.</p>"
+        f"<p>Top-1 accuracy per slice with its {CONFIDENCE:.0%} interval (Wilson); the "
+        f"{HIGHLIGHTED_GAPS} largest gaps (candidate minus baseline) are highlighted.</p>"
         "<table><tr><th>slice</th><th>examples</th><th>candidate</th><th>baseline</th>"
-        "<th>gap</th></tr>" + "".join(body) + "</table>"
+        "<th>gap</th><th>significant</th></tr>" + "".join(body) + "</table>"
+        f"<p>A gap is significant when its {CONFIDENCE:.0%} interval excludes zero: a paired "
+        "bootstrap over the slice's examples where the report knows which they are (Overall "
+        "and label_name slices: paired), else Newcombe's interval combining the two Wilson "
+        "intervals (unpaired, wider).</p>"
+        + _slice_features_html([a.row.slice_name for a in accuracies])
     )
+
+
+def _slice_features_html(names: list[str]) -> str:
+    """What each slice feature among `names` means (features.SLICE_EXPLANATIONS)."""
+    keys = dict.fromkeys(
+        part.split(":", 1)[0] for name in names if name != OVERALL for part in name.split(", ")
+    )
+    items = [f"<li>{OVERALL}: every example of the eval split.</li>"] + [
+        f"<li>{html.escape(SLICE_EXPLANATIONS.get(key, f'{key}: no explanation recorded.'))}</li>"
+        for key in keys
+    ]
+    return f"<h3>Slice features</h3><ul>{''.join(items)}</ul>"
 
 
 def _misclassified_html(
@@ -420,6 +540,7 @@ body { font-family: sans-serif; max-width: 1200px; margin: 2em auto; color: #222
 table { border-collapse: collapse; margin: 0.5em 0; }
 td, th { border: 1px solid #ccc; padding: 3px 8px; text-align: left; font-size: 0.9em; }
 tr.gap { background: #ffe08a; }
+pre { font-size: 0.8em; }
 img { max-width: 100%; }
 .empty { color: #777; }
 """
@@ -436,12 +557,14 @@ def write_report(
     output_dir: str,
     push: PushRecord | None = None,
     data: tuple[list[str], list[str]] | None = None,
+    provenance: Provenance | None = None,
 ) -> str:
     """Writes index.html and its PNGs to `output_dir`; returns the path of index.html.
 
     `runs` are the candidate and the baseline, in that order; `image_size` is the side of the
     images the models see (for their MACs); `push` is what the Pusher did with the winner;
-    `data` describes the classes per split, with warnings (`data_summary`).
+    `data` describes the classes per split, with warnings (`data_summary`); `provenance` is
+    what the caller knows of the run (the rest shows as not recorded).
     """
     tf.io.gfile.makedirs(output_dir)
     models = [tf.saved_model.load(run.model_dir) for run in runs]
@@ -454,8 +577,13 @@ def write_report(
     confusion = plot_confusion(runs, predictions, class_names, output_dir)
     calibration = plot_reliability(runs, predictions, output_dir)
     rows = slice_rows(evaluation_uri) if evaluation_uri else []
+    accuracies = slice_accuracies(rows, paired_slice_hits(predictions, class_names))
     metrics = overall_metrics(evaluation_uri) if evaluation_uri else {}
     sections = {
+        "provenance": (
+            "Provenance",
+            _provenance_html(provenance or Provenance(), runs, evaluation_uri, push),
+        ),
         "decision": ("Gating decision", _decision_html(decision, push)),
         "metrics": ("What TFMA computed", _metrics_html(metrics, runs, class_names)),
         "data": ("Data", _data_html(data)),
@@ -489,7 +617,7 @@ def write_report(
             "Where the models disagree",
             _disagreements_html(runs, predictions, images, class_names, output_dir),
         ),
-        "slices": ("Slices (TFMA)", _slices_html(rows)),
+        "slices": ("Slices (TFMA)", _slices_html(accuracies)),
     }
     body = "".join(
         f"<section id='{key}'><h2>{heading}</h2>{content}</section>"

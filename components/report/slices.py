@@ -2,15 +2,20 @@
 
 Reads the Evaluator output through TFMA's own API (`tfma.load_eval_result`), once per model.
 Metrics TFMA computes per class (precision, recall: sub key `classId:N`) give a row per slice
-and class, named "label_name:cat, classId:3".
+and class, named "label_name:cat, classId:3". `slice_accuracies` adds the intervals the report
+shows, and whether each gap is significant.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import tensorflow_model_analysis as tfma
 
+from components.evaluator.intervals import Gain, paired_gain, wilson_interval
 from components.evaluator.keys import ACCURACY, BASELINE, CANDIDATE
 
 OVERALL = "Overall"
@@ -118,3 +123,67 @@ def overall_metrics(evaluation_uri: str) -> dict[str, OverallMetrics]:
         scalars = {k: v for k, v in table.get(OVERALL, {}).items() if not k.endswith(DIFF_SUFFIX)}
         metrics[model] = OverallMetrics(scalars, dict(sorted(per_class.items())))
     return metrics
+
+
+CONFIDENCE = 0.95  # of the report's slice intervals
+
+
+@dataclass(frozen=True)
+class SliceAccuracy:
+    """A slice's top-1 accuracies with their intervals, and the gap's.
+
+    Attributes:
+      row: the slice's accuracies (a `slice_rows` row of the accuracy metric).
+      candidate_interval, baseline_interval: the Wilson intervals of the two accuracies.
+      gap: candidate minus baseline, with a paired bootstrap interval over the slice's
+        examples when `paired`, else Newcombe's interval (`newcombe_gain`).
+      paired: whether the report knew which examples the slice holds.
+    """
+
+    row: SliceRow
+    candidate_interval: tuple[float, float]
+    baseline_interval: tuple[float, float]
+    gap: Gain
+    paired: bool
+
+    @property
+    def significant(self) -> bool:
+        """Whether the gap's interval excludes zero."""
+        return self.gap.low > 0 or self.gap.high < 0
+
+
+def newcombe_gain(hits_a: int, hits_b: int, total: int, confidence: float = CONFIDENCE) -> Gain:
+    """A's accuracy minus B's, both on `total` examples, with Newcombe's hybrid score
+    interval (his method 10): each end combines the two Wilson intervals' distances from their
+    accuracies. It treats the two as independent, so for two models scored on the same
+    examples (whose mistakes overlap) it is wider, more cautious, than a paired interval."""
+    a, b = hits_a / total, hits_b / total
+    low_a, high_a = wilson_interval(hits_a, total, confidence)
+    low_b, high_b = wilson_interval(hits_b, total, confidence)
+    gap = a - b
+    low = gap - math.hypot(a - low_a, high_b - b)
+    high = gap + math.hypot(high_a - a, b - low_b)
+    return Gain(gap, low, high, confidence, total)
+
+
+def slice_accuracies(
+    rows: list[SliceRow],
+    paired_hits: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    confidence: float = CONFIDENCE,
+) -> list[SliceAccuracy]:
+    """`rows` (top-1 accuracies) with their intervals, in the same order.
+
+    `paired_hits`: slice name -> per-example correctness of the candidate and the baseline on
+    the slice's examples, for the slices whose examples are known; used for a paired bootstrap
+    (`paired_gain`) when they are as many as TFMA counted in the slice.
+    """
+    accuracies = []
+    for row in rows:
+        total = row.example_count
+        hits = round(row.candidate * total), round(row.baseline * total)
+        pair = paired_hits.get(row.slice_name)
+        paired = pair is not None and len(pair[0]) == total
+        gap = paired_gain(*pair, confidence) if paired else newcombe_gain(*hits, total, confidence)
+        candidate, baseline = (wilson_interval(h, total, confidence) for h in hits)
+        accuracies.append(SliceAccuracy(row, candidate, baseline, gap, paired))
+    return accuracies

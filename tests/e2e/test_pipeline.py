@@ -27,7 +27,13 @@ from components.winner.component import read_decision
 from models.signatures import RAW_BYTES_SIGNATURE
 from pipeline.commands.run import EXIT_NOTHING_PUSHED
 from pipeline.config import PRESETS
-from pipeline.outputs import executed_nodes, latest_execution, latest_outputs, open_store
+from pipeline.outputs import (
+    executed_nodes,
+    latest_execution,
+    latest_outputs,
+    open_store,
+    run_ids,
+)
 from tests.e2e.chromium import console_messages, find_chromium
 from tests.e2e.workspace import make_workspace, run_smoke
 from tests.fixtures.cifar import CIFAR10_CLASS_NAMES
@@ -49,8 +55,8 @@ COMPONENTS = {
     "RunReport",
 }
 REPORT_SECTIONS = (
-    *("decision", "metrics", "data", "models", "curves", "confusion", "calibration"),
-    *("misclassified", "slices"),
+    *("provenance", "decision", "metrics", "data", "models", "curves", "confusion"),
+    *("calibration", "misclassified", "slices"),
 )
 NAME = PRESETS["smoke"]().name
 
@@ -164,11 +170,16 @@ def check_report(folder: Path) -> str:
 
 
 def test_report_artifact_shows_every_section(workspace, first_run):
-    report = latest_outputs(store(workspace), NAME, "RunReport")["report"]
-    page = check_report(Path(report.uri))
+    report = Path(latest_outputs(store(workspace), NAME, "RunReport")["report"].uri)
+    page = check_report(report)
     assert "vt_resnet_tiny" in page and "resnet_tiny" in page
     assert "brightness_bucket:0" in page and "label_name:cat" in page
     assert "expected_calibration_error" in page and "<th>F1</th>" in page
+    # Provenance from the run's ML Metadata, and the slice gaps' intervals and marks.
+    run_id = run_ids(store(workspace), NAME)[0]
+    assert f"<th>run id</th><td>{run_id}</td>" in page and "<td>cifar10</td>" in page
+    assert re.search(r"<th>examples per split</th><td>eval \d+, test \d+, train \d+</td>", page)
+    assert re.search(r"<td>(<b>yes</b>|no) \(paired\)</td>", page)
 
 
 def test_report_command_writes_the_latest_run_report(workspace, first_run, capsys):
@@ -190,6 +201,8 @@ def test_report_renders_in_headless_chromium_without_console_errors(workspace, f
     shown = len(re.findall(r"<img ", (report / "index.html").read_text()))
     assert messages == [f"images checked: {shown}"]
     assert '<section id="slices">' in dom
+    for heading in ("Provenance", "Slices (TFMA)", "Slice features"):
+        assert re.search(rf"<h[23]>{re.escape(heading)}</h[23]>", dom), heading
 
     # The check itself catches a broken image and a script error.
     broken = report / "broken.html"
