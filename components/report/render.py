@@ -1,7 +1,7 @@
 """The run report for people: one static `index.html` with PNG plots (matplotlib, Agg).
 
 Sections (each an HTML element with this id): provenance, decision, metrics, data, models,
-curves, confusion, calibration, misclassified, disagreements, slices. Everything is read
+curves, tokens, confusion, calibration, misclassified, disagreements, slices. Everything is read
 from what the run produced: each Trainer's `history.json` (learning curves, images/s) and
 `model_info.json` (recipe), the exported models (parameters, and their predictions on the eval
 split, exactly as served), the Evaluator output (slices), the winner selection's decision, and
@@ -38,6 +38,13 @@ from components.report.slices import (  # noqa: E402
     slice_accuracies,
     slice_name,
     slice_rows,
+)
+from components.report.tokens import (  # noqa: E402
+    TOKEN_IMAGES,
+    plot_projector_assignment,
+    plot_token_health,
+    plot_tokenizer_maps,
+    trace_tokens,
 )
 from components.winner.decision import Decision, ModelScore, PushRecord  # noqa: E402
 from components.winner.serving import classify_examples  # noqa: E402
@@ -403,6 +410,52 @@ def _models_html(
     )
 
 
+def _tokens_html(
+    runs: list[ModelRun],
+    models: list,
+    histories: list[list[dict]],
+    images: list[bytes],
+    output_dir: str,
+) -> str:
+    """For each model with VT modules: its tokens' health per epoch, each tokenizer's
+    attention maps and the projector's pixel-to-token assignment on the first eval images."""
+    parts = []
+    for run, model, history in zip(runs, models, histories, strict=True):
+        rgb, traces = trace_tokens(run.model_dir, model, images)
+        if not traces:
+            continue
+        prefix = f"tokens_{run.role}"
+        figures = []
+        health = plot_token_health(run.name, history)
+        if health is not None:
+            figures.append((_save(health, output_dir, f"{prefix}_health.png"), "VT health"))
+        for i, trace in enumerate(traces, start=1):
+            kind = "recurrent" if i > 1 else "filter"
+            title = f"{run.name} vt{i}: which pixels each token pools ({kind} tokenizer)"
+            figure = plot_tokenizer_maps(rgb, trace, title)
+            figures.append((_save(figure, output_dir, f"{prefix}_vt{i}.png"), title))
+        projector = plot_projector_assignment(rgb, traces)
+        if projector is not None:
+            name = _save(projector, output_dir, f"{prefix}_projector.png")
+            figures.append((name, f"{run.name}: which token each pixel reads back"))
+        last = history[-1] if history else {}
+        numbers = ", ".join(f"{k} {v:.3f}" for k, v in sorted(last.items()) if k.startswith("vt"))
+        parts.append(
+            f"<h3>{html.escape(run.name)} ({run.role})</h3>"
+            + (f"<p>Last epoch: {html.escape(numbers)}.</p>" if numbers else "")
+            + "".join(_img(name, alt, "") for name, alt in figures)
+        )
+    if not parts:
+        return "<p>Neither model has VT modules.</p>"
+    return (
+        f"<p>On the first {TOKEN_IMAGES} eval images. A tokenizer map is one token's softmax "
+        "over the feature map's pixels (Wu et al. 2020, Sec. 3.1): a token that pools a region "
+        "lights it up; identical maps, or a token cosine near 1, mean the tokens collapsed "
+        "into one average. The health curves are measured on the same 64 eval images every "
+        "epoch (models/vt_health.py).</p>" + "".join(parts)
+    )
+
+
 def _metrics_html(
     metrics: dict[str, OverallMetrics], runs: list[ModelRun], class_names: list[str]
 ) -> str:
@@ -599,6 +652,10 @@ def write_report(
         "curves": (
             "Learning curves",
             _img(curves, "loss and accuracy per epoch", "No training history (0 epochs)."),
+        ),
+        "tokens": (
+            "Visual tokens",
+            _tokens_html(runs, models, histories, images, output_dir),
         ),
         "confusion": (
             "Confusion matrices (eval split)",

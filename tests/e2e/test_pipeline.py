@@ -55,7 +55,7 @@ COMPONENTS = {
     "RunReport",
 }
 REPORT_SECTIONS = (
-    *("provenance", "decision", "metrics", "data", "models", "curves", "confusion"),
+    *("provenance", "decision", "metrics", "data", "models", "curves", "tokens", "confusion"),
     *("calibration", "misclassified", "slices"),
 )
 NAME = PRESETS["smoke"]().name
@@ -180,6 +180,10 @@ def test_report_artifact_shows_every_section(workspace, first_run):
     assert f"<th>run id</th><td>{run_id}</td>" in page and "<td>cifar10</td>" in page
     assert re.search(r"<th>examples per split</th><td>eval \d+, test \d+, train \d+</td>", page)
     assert re.search(r"<td>(<b>yes</b>|no) \(paired\)</td>", page)
+    # The VT's tokens: health per epoch, both tokenizers' maps, the projector's assignment.
+    for png in ("health", "vt1", "vt2", "projector"):
+        assert (report / f"tokens_candidate_{png}.png").exists(), png
+    assert not list(report.glob("tokens_baseline_*")), "the CNN has no tokens"
 
 
 def test_report_command_writes_the_latest_run_report(workspace, first_run, capsys):
