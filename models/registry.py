@@ -35,12 +35,20 @@ _VT34 = {"num_tokens": 16, "token_channels": 768, "ffn_channels": 1536}
 _VT50 = {"num_tokens": 16, "token_channels": 768, "key_channels": 768, "projector_channels": 64}
 # Tiny: Ct = 160 brings the VT to the CNN's parameter count (docs/models.md).
 _VT_TINY = {"num_tokens": 16, "token_channels": 160}
+# Not the paper's: the VT for small data (docs/models.md, "VT variants for small data"), with
+# LayerNormed tokenizer input, pre-norm transformer and projector, zero-initialised residual
+# branches and classifier. Same MACs as vt_resnet_tiny (normalisation is free).
+_SMALL_DATA = {"tokenizer_norm": True, "vt_norm": True, "gain_init": 0.0, "zero_head": True}
 
 # Name -> (builder, its registered keyword arguments).
 _REGISTRY: dict[str, tuple[str, dict[str, Any]]] = {
     "simple_cnn": ("simple_cnn", {}),
     "resnet_tiny": ("resnet", {**_TINY, "stem": "cifar"}),
     "vt_resnet_tiny": ("vt_resnet", {**_TINY, **_VT_TINY, "stem": "cifar", "num_vt_modules": 2}),
+    "vt_resnet_tiny_prenorm": (
+        "vt_resnet",
+        {**_TINY, **_VT_TINY, **_SMALL_DATA, "stem": "cifar", "num_vt_modules": 2},
+    ),
     "resnet18": ("resnet", {**_R18, "stem": "imagenet"}),
     "resnet34": ("resnet", {**_R34, "stem": "imagenet"}),
     "resnet50": ("resnet", {**_R50, "stem": "imagenet"}),
