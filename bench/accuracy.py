@@ -1,19 +1,24 @@
-"""Accuracy of VT-ResNet vs the CNN on real data, at an equal training budget, over seeds.
+"""Accuracy of the VT vs the CNN on real data, at an equal training budget, over seeds.
 
 Runs the real pipeline (`pipeline_runner.py`) once per seed on the same data; both models get
-the same epochs, augmentation and data, and TFMA's top-1 accuracy on the test split is read
+the same epochs, augmentation and data, and TFMA's top-1 accuracy on the eval split is read
 back from the gating decision. Reruns reuse ExampleGen/Transform through the MLMD cache, so
 only the two Trainers and the evaluation run again per seed.
 
     python -m bench.accuracy            # 3 seeds, CIFAR-10 subset, tiny models, 20 epochs
-    python -m bench.accuracy --full --data-dir ~/data/cifar-10-batches-py   # GPU users
+    python -m bench.accuracy --preset cifar10_full --dataset folder \
+        --data-dir ../shared/data/cifar10-jpg       # the 50,000 training images, 3 seeds
 
+Time to accuracy: every seed's row holds, per model, the eval accuracy after each epoch
+against the training images seen and the wall seconds of its Trainer; the machine's measured
+3x3-conv and matmul peak (`bench.peak`) is taken in the same run, before the first seed.
 Prints a table and writes JSON (default outputs/bench/accuracy.json).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -25,22 +30,21 @@ from bench.results import write_result
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CIFAR10 = REPO.parent / "shared" / "data" / "cifar10-subset" / "cifar-10-batches-py"
 NAME = "bench-accuracy"
+TRAINERS = {"candidate": "CandidateTrainer", "baseline": "BaselineTrainer"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=str(SHARED_CIFAR10), help="CIFAR-10 python layout")
+    parser.add_argument("--preset", default="default", help="pipeline preset (default: default)")
+    parser.add_argument("--dataset", default=None, help="ExampleGen source (default: preset's)")
+    parser.add_argument("--data-dir", default=str(SHARED_CIFAR10), help="the data set")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument(
         "--epochs",
         type=int,
-        default=20,
-        help="epochs for both models (default 20: 3 seeds in under an hour on 2 CPU cores)",
-    )
-    parser.add_argument(
-        "--full",
-        action="store_true",
-        help="the cifar10 preset (ResNet-18 vs VT-ResNet-18, 100 epochs): for a GPU",
+        default=None,
+        help="epochs for both models (default: 20 with the default preset, 3 seeds in under "
+        "an hour on 2 CPU cores; the preset's otherwise)",
     )
     parser.add_argument("--output-root", default=str(REPO / "outputs" / "bench"))
     parser.add_argument(
@@ -55,22 +59,30 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict:
     from pipeline.outputs import latest_outputs, open_store
 
     flags = [
-        f"--preset={'cifar10' if args.full else 'default'}",
-        f"--name={NAME}",
+        f"--preset={args.preset}",
+        f"--name={NAME}-{args.preset}",
         f"--data-dir={args.data_dir}",
         f"--output-root={args.output_root}",
         f"--seed={seed}",
         "--min-accuracy=0",
     ]
-    if not args.full:
-        flags.append(f"--epochs={args.epochs}")
+    if args.dataset:
+        flags.append(f"--dataset={args.dataset}")
+    epochs = args.epochs or (20 if args.preset == "default" else None)
+    if epochs:
+        flags.append(f"--epochs={epochs}")
     start = time.perf_counter()
     status = pipeline_runner.main(flags)
     seconds = time.perf_counter() - start
     if status not in (0, 3):
         raise SystemExit(f"pipeline failed for seed {seed} (exit {status})")
-    store = open_store(os.path.join(args.output_root, "metadata", NAME, "metadata.db"))
-    decision = read_decision(latest_outputs(store, NAME, "SelectWinner")["blessing"].uri)
+    name = f"{NAME}-{args.preset}"
+    store = open_store(os.path.join(args.output_root, "metadata", name, "metadata.db"))
+    decision = read_decision(latest_outputs(store, name, "SelectWinner")["blessing"].uri)
+    curves = {
+        role: _curve(latest_outputs(store, name, node)["model_run"].uri)
+        for role, node in TRAINERS.items()
+    }
     return {
         "seed": seed,
         "baseline": decision.baseline.model,
@@ -81,7 +93,30 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict:
         # than both (the runs share one pipeline, so that ExampleGen and Transform are cached).
         "pushed": decision.winner.model if decision.winner else None,
         "wall_seconds": seconds,
+        "curves": curves,
     }
+
+
+def _curve(model_run_uri: str) -> list[dict]:
+    """Eval accuracy after each epoch of a Trainer, against training images seen and its
+    wall seconds (summed epoch times: training and the epoch's validation)."""
+    from features import HISTORY_FILE
+
+    history = json.loads(Path(model_run_uri, HISTORY_FILE).read_text())
+    images = seconds = 0.0
+    curve = []
+    for row in history:
+        images += row["images_per_second"] * row["seconds"]
+        seconds += row["seconds"]
+        curve.append(
+            {
+                "epoch": row["epoch"],
+                "images_seen": round(images),
+                "wall_seconds": round(seconds, 1),
+                "eval_accuracy": row["val_accuracy"],
+            }
+        )
+    return curve
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -124,10 +159,18 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(args.data_dir).exists():
         print(f"error: no data at {args.data_dir}; pass --data-dir", file=sys.stderr)
         return 2
+    import models  # noqa: F401 - selects Keras 2 (tf_keras) before TensorFlow loads
+    from bench.peak import measure_peak
+
+    peak = measure_peak()
+    print(
+        f"peak: 3x3 conv {peak['conv3x3_gflops']:.0f} GFLOP/s, matmul "
+        f"{peak['matmul_gflops']:.0f} GFLOP/s ({peak['cpu']}, {peak['threads']} threads)"
+    )
     rows = [run_seed(args, seed) for seed in args.seeds]
     summary = summarise(rows)
     print_table(rows, summary)
-    result = {"args": vars(args), "runs": rows, "summary": summary}
+    result = {"args": vars(args), "peak": peak, "runs": rows, "summary": summary}
     print()
     write_result(args.json or Path(args.output_root) / "accuracy.json", result)
     return 0

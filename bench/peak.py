@@ -58,17 +58,22 @@ def cpu_model() -> str:
     return names[0] if names else "unknown"
 
 
+def measure_peak(repeats: int = 10) -> dict:
+    """This machine's float32 3x3-conv and matmul GFLOP/s (best of `repeats`), CPU and threads."""
+    return {
+        "conv3x3_gflops": conv_gflops(64, 16, 128, repeats),
+        "matmul_gflops": matmul_gflops(2048, repeats),
+        "cpu": cpu_model(),
+        "threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--output", default=str(RESULTS_DIR / "peak.json"))
     args = parser.parse_args()
-    result = {
-        "conv3x3_gflops": conv_gflops(64, 16, 128, args.repeats),
-        "matmul_gflops": matmul_gflops(2048, args.repeats),
-        "cpu": cpu_model(),
-        "threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
-    }
+    result = measure_peak(args.repeats)
     print(
         f"{result['cpu']}: 3x3 conv {result['conv3x3_gflops']:.0f} GFLOP/s, "
         f"matmul {result['matmul_gflops']:.0f} GFLOP/s (float32, best of {args.repeats})"

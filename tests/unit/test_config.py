@@ -20,7 +20,7 @@ def test_every_preset_builds_a_config(name):
 
 
 def test_unknown_preset_names_the_known_ones():
-    with pytest.raises(ValueError, match="known presets: cifar10, cifar100, default"):
+    with pytest.raises(ValueError, match="known presets: cifar10, cifar100, cifar10_full, default"):
         get_preset("cifar11")
 
 
