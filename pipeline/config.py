@@ -370,9 +370,9 @@ def _cifar10_full() -> PipelineConfig:
     The official python layout (`--data-dir`; its test batch is the test split, eval carved
     9:1 from train), or `--dataset folder --data-dir` a folder of class folders such as
     ../shared/data/cifar10-jpg (train, eval and test carved 8:1:1)."""
-    return PipelineConfig(
+    return dataclasses.replace(
+        _cifar10(),
         name="cifar10_full",
-        data=DataConfig(source="cifar10", data_dir=""),  # the cache: downloaded if missing
         candidate=ModelConfig("vt_resnet_tiny_prenorm"),
         baseline=ModelConfig("resnet_tiny"),
         train=TrainConfig(
@@ -384,7 +384,6 @@ def _cifar10_full() -> PipelineConfig:
             # excluded); with the default 1e-4 it would be 3e-7, i.e. off.
             regularisation=RegularisationConfig(weight_decay=0.05, label_smoothing=0.1),
         ),
-        gate=GateConfig(min_accuracy=0.5),
     )
 
 

@@ -46,6 +46,11 @@ def _build(layer: keras.layers.Layer | None, shape) -> None:
         layer.build(shape)
 
 
+def _branch_options(gain_init: float | None, dropout: float, survival_prob: float) -> dict:
+    """A layer's `ResidualBranch` arguments, which are also its config's."""
+    return {"gain_init": gain_init, "dropout": dropout, "survival_prob": survival_prob}
+
+
 def _pool_tokens(attention: tf.Tensor, pixels: tf.Tensor, w_v: tf.Variable | None) -> tf.Tensor:
     """T = A^T (X_flat W_V): attention [B, HW, L], pixels [B, HW, C] -> tokens [B, L, Ct].
 
@@ -214,14 +219,11 @@ class TokenTransformer(keras.layers.Layer):
         self.key_channels = key_channels
         self.ffn_channels = ffn_channels
         self.norm = norm
-        self.gain_init = gain_init
-        self.dropout = dropout
-        self.survival_prob = survival_prob
+        self.branch_options = _branch_options(gain_init, dropout, survival_prob)
         self.attention_norm = _layer_norm(norm, "attention_norm")
         self.ffn_norm = _layer_norm(norm, "ffn_norm")
-        branch = {"gain_init": gain_init, "dropout": dropout, "survival_prob": survival_prob}
-        self.attention_branch = ResidualBranch(**branch, name="attention_branch")
-        self.ffn_branch = ResidualBranch(**branch, name="ffn_branch")
+        self.attention_branch = ResidualBranch(**self.branch_options, name="attention_branch")
+        self.ffn_branch = ResidualBranch(**self.branch_options, name="ffn_branch")
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -281,9 +283,7 @@ class TokenTransformer(keras.layers.Layer):
             "key_channels": self.key_channels,
             "ffn_channels": self.ffn_channels,
             "norm": self.norm,
-            "gain_init": self.gain_init,
-            "dropout": self.dropout,
-            "survival_prob": self.survival_prob,
+            **self.branch_options,
         }
 
 
@@ -316,12 +316,10 @@ class Projector(keras.layers.Layer):
         super().__init__(**kwargs)
         self.key_channels = key_channels
         self.norm = norm
-        self.gain_init = gain_init
-        self.dropout = dropout
-        self.survival_prob = survival_prob
+        self.branch_options = _branch_options(gain_init, dropout, survival_prob)
         self.pixel_norm = _layer_norm(norm, "pixel_norm")
         self.token_norm = _layer_norm(norm, "token_norm")
-        self.branch = ResidualBranch(gain_init, dropout, survival_prob, name="branch")
+        self.branch = ResidualBranch(**self.branch_options, name="branch")
 
     def build(self, input_shape):
         x_shape, tokens_shape = input_shape
@@ -357,9 +355,7 @@ class Projector(keras.layers.Layer):
             **super().get_config(),
             "key_channels": self.key_channels,
             "norm": self.norm,
-            "gain_init": self.gain_init,
-            "dropout": self.dropout,
-            "survival_prob": self.survival_prob,
+            **self.branch_options,
         }
 
 
@@ -419,22 +415,21 @@ class VTModule(keras.layers.Layer):
         self.project = project
         self.tokenizer_norm = tokenizer_norm
         self.norm = norm
-        self.gain_init = gain_init
-        self.dropout = dropout
-        self.survival_prob = survival_prob
+        self.branch_options = _branch_options(gain_init, dropout, survival_prob)
         if recurrent:
             self.tokenizer = RecurrentTokenizer(token_channels, tokenizer_norm, name="tokenizer")
         else:
             self.tokenizer = FilterTokenizer(
                 num_tokens, token_channels, tokenizer_norm, name="tokenizer"
             )
-        branch = {"gain_init": gain_init, "dropout": dropout, "survival_prob": survival_prob}
         self.transformer = TokenTransformer(
-            num_heads, key_channels, ffn_channels, norm, **branch, name="transformer"
+            num_heads, key_channels, ffn_channels, norm, **self.branch_options, name="transformer"
         )
         self.projector = None
         if project:
-            self.projector = Projector(projector_channels, norm, **branch, name="projector")
+            self.projector = Projector(
+                projector_channels, norm, **self.branch_options, name="projector"
+            )
 
     def build(self, input_shape):
         if self.recurrent:
@@ -492,7 +487,5 @@ class VTModule(keras.layers.Layer):
             "project": self.project,
             "tokenizer_norm": self.tokenizer_norm,
             "norm": self.norm,
-            "gain_init": self.gain_init,
-            "dropout": self.dropout,
-            "survival_prob": self.survival_prob,
+            **self.branch_options,
         }
