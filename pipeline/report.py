@@ -59,6 +59,7 @@ def print_run_summary(config: PipelineConfig) -> bool:
         print("Push (checked against the serving directory when pushing):")
         _print_scores([s for s in (push.winner, push.production) if s], push.reason)
     print()
+    print(f"Run id:         {resolve_run_id(store, config.name, 'latest')}")
     print(f"Pushed model:   {_pushed_line(config, push)}")
     if evaluation is not None:
         print(f"TFMA results:   {evaluation.uri}")
