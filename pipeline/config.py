@@ -229,6 +229,8 @@ class CloudConfig:
       training_machine_type, accelerator_type, accelerator_count: the Vertex AI Training
         worker, e.g. "n1-standard-8" with "NVIDIA_TESLA_T4" x 1.
       dataflow_machine_type, temp_location: Dataflow workers and their gs:// scratch space.
+      volume: "PVC:MOUNT_PATH", Kubeflow only: every step mounts the persistent volume claim
+        PVC at MOUNT_PATH, so that an output root under MOUNT_PATH is shared by the pods.
     """
 
     image: str = ""
@@ -242,6 +244,19 @@ class CloudConfig:
     accelerator_count: int = 0
     dataflow_machine_type: str = "n1-standard-4"
     temp_location: str = ""
+    volume: str = ""
+
+    def __post_init__(self):
+        if self.volume:
+            parse_volume(self.volume)
+
+
+def parse_volume(volume: str) -> tuple[str, str]:
+    """ "PVC:MOUNT_PATH" -> (PVC, MOUNT_PATH); raises ValueError in one line otherwise."""
+    claim, _, mount_path = volume.partition(":")
+    if not claim or not mount_path.startswith("/"):
+        raise ValueError(f"cloud.volume must be PVC_NAME:/MOUNT/PATH, got {volume!r}")
+    return claim, mount_path.rstrip("/") or "/"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING
 
 from tfx import v1 as tfx
 
-from pipeline.config import REPO_ROOT, PipelineConfig, ResourceConfig, ResourcesConfig
+from pipeline.config import (
+    REPO_ROOT,
+    PipelineConfig,
+    ResourceConfig,
+    ResourcesConfig,
+    parse_volume,
+)
 from pipeline.outputs import fail_abandoned_executions, open_store
 from pipeline.pipeline import create_pipeline, runtime_parameters
 
@@ -74,16 +80,36 @@ def compile_kubeflow_v2(config: PipelineConfig, *, runner: str, output_path: str
     given others. `kubeflow`: a plain PipelineSpec of schema 2.1.0, as the KFP backend and the
     kfp client read it (`kubeflow_pipeline_spec`).
 
-    Raises ValueError when the image is missing or the output root is not gs:// (the
-    pipeline's steps run in separate pods, which share no local disk).
+    `kubeflow` with `cloud.volume` ("PVC:MOUNT_PATH"): every step mounts the claim there, in
+    a second YAML document, KFP's Kubernetes platform spec (`kubernetes_volume_spec`), so an
+    output root under the mount path is shared by the pods.
+
+    Raises ValueError when the image is missing, or the output root is neither gs:// nor
+    under a mounted volume (the pipeline's steps run in separate pods, which share no local
+    disk), or a volume is asked of Vertex AI or of a JSON spec.
     """
     if not config.cloud.image:
         raise ValueError(f"--runner={runner} needs an image with this project: --image IMAGE")
-    if not config.output_root.startswith("gs://"):
+    volume = parse_volume(config.cloud.volume) if config.cloud.volume else None
+    if volume and runner != "kubeflow":
         raise ValueError(
-            f"--runner={runner} needs --output-root gs://BUCKET/PATH (got {config.output_root}): "
-            "the steps run in separate pods, which share no local disk"
+            "--volume works with --runner=kubeflow; Vertex AI Pipelines mounts no volume: "
+            "use --output-root gs://BUCKET/PATH"
         )
+    if not config.output_root.startswith("gs://"):
+        if volume is None:
+            raise ValueError(
+                f"--runner={runner} needs --output-root gs://BUCKET/PATH (got "
+                f"{config.output_root}): the steps run in separate pods, which share no local "
+                "disk (with kubeflow, or mount a volume in every step: --volume PVC:PATH)"
+            )
+        if not _is_under(config.output_root, volume[1]):
+            raise ValueError(
+                f"--output-root {config.output_root} is not under the volume's mount path "
+                f"{volume[1]}: the pods would not share it"
+            )
+    if volume and not output_path.endswith((".yaml", ".yml")):
+        raise ValueError("--volume needs a .yaml --output: the mounts are a second YAML document")
     container_config = for_container(config)
     pipeline = create_pipeline(container_config, with_runtime_parameters=True)
     request_resources(pipeline, config.resources)
@@ -104,10 +130,25 @@ def compile_kubeflow_v2(config: PipelineConfig, *, runner: str, output_path: str
         if output_path.endswith((".yaml", ".yml")):
             import yaml
 
-            yaml.safe_dump(spec, f, sort_keys=False)
+            documents = [spec] + ([kubernetes_volume_spec(spec, *volume)] if volume else [])
+            yaml.safe_dump_all(documents, f, sort_keys=False)
         else:
             json.dump(spec, f, indent=2)
     return output_path
+
+
+def kubernetes_volume_spec(spec: dict, claim: str, mount_path: str) -> dict:
+    """KFP's Kubernetes platform spec mounting persistent volume claim `claim` at `mount_path`
+    in every executor of the PipelineSpec `spec` (the shape kfp-kubernetes' mount_pvc writes;
+    the kfp client reads it as the second document of the pipeline YAML)."""
+    mount = {"constant": claim, "mountPath": mount_path}
+    executors = {name: {"pvcMount": [mount]} for name in spec["deploymentSpec"]["executors"]}
+    return {"platforms": {"kubernetes": {"deploymentSpec": {"executors": executors}}}}
+
+
+def _is_under(path: str, directory: str) -> bool:
+    path, directory = os.path.normpath(path), os.path.normpath(directory)
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
 
 
 # Component id -> its section of `ResourcesConfig`.

@@ -19,6 +19,7 @@ CLOUD_FLAG_FIELDS = {
     "project": "cloud.project",
     "region": "cloud.region",
     "service_account": "cloud.service_account",
+    "volume": "cloud.volume",
     "beam": "beam",
 }
 
@@ -80,6 +81,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     cloud.add_argument("--project", help="Google Cloud project")
     cloud.add_argument("--region", help="Google Cloud region (default us-central1)")
     cloud.add_argument("--service-account", help="service account of the pipeline job")
+    cloud.add_argument(
+        "--volume",
+        metavar="PVC:PATH",
+        help="kubeflow: mount this persistent volume claim at PATH in every step, for an "
+        "--output-root under PATH instead of gs://",
+    )
     return parser.parse_args(argv)
 
 

@@ -16,6 +16,7 @@ import kfp.components
 import pytest
 import tomli
 import yaml
+from google.protobuf import json_format
 from kfp.client import client as kfp_client
 
 import pipeline_runner
@@ -47,7 +48,9 @@ COMPONENT_ORDER = [
 ]
 
 
-def compile_spec(tmp_path: Path, runner: str, *extra: str, output: str = "spec.json") -> dict:
+def compile_spec(
+    tmp_path: Path, runner: str, *extra: str, output: str = "spec.json", documents: int = 1
+) -> dict:
     path = tmp_path / output
     status = pipeline_runner.main(
         [
@@ -60,7 +63,11 @@ def compile_spec(tmp_path: Path, runner: str, *extra: str, output: str = "spec.j
     )
     assert status == 0
     with open(path) as f:
-        return yaml.safe_load(f) if output.endswith(".yaml") else json.load(f)
+        if not output.endswith(".yaml"):
+            return json.load(f)
+        loaded = list(yaml.safe_load_all(f))
+    assert len(loaded) == documents
+    return loaded[0]
 
 
 def pipeline_spec(spec: dict) -> dict:
@@ -221,6 +228,22 @@ def test_the_kubeflow_spec_is_what_the_kfp_client_uploads(tmp_path):
     assert kfp.components.load_component_from_file(path).name == "vt-vs-cnn"
 
 
+def test_a_kubeflow_spec_mounts_a_volume_in_every_step(tmp_path):
+    path = tmp_path / "pipeline.yaml"
+    extra = ["--output-root=/mnt/pipelines/vt", "--volume=pipelines-pvc:/mnt/pipelines"]
+    compile_spec(tmp_path, "kubeflow", *extra, output="pipeline.yaml", documents=2)
+
+    # The kfp client reads the mounts as the pipeline's Kubernetes platform spec.
+    document = kfp_client._extract_pipeline_yaml(str(path))
+    assert document.pipeline_spec.default_pipeline_root == "/mnt/pipelines/vt/pipelines/vt-vs-cnn"
+    kubernetes = document.platform_spec.platforms["kubernetes"].deployment_spec.executors
+    executors = document.pipeline_spec.deployment_spec["executors"]
+    assert set(kubernetes) == set(executors) and len(executors) >= 10
+    for name in executors:
+        mounts = json_format.MessageToDict(kubernetes[name])["pvcMount"]
+        assert mounts == [{"constant": "pipelines-pvc", "mountPath": "/mnt/pipelines"}], name
+
+
 def test_compiled_spec_matches_the_golden_file(tmp_path):
     spec = compile_spec(tmp_path, "vertex", "--name=golden")
     spec.pop("labels")  # TFX and Python versions
@@ -239,7 +262,17 @@ VERTEX_SUBMIT = ["--runner=vertex", f"--image={IMAGE}", "--output-root=gs://b/x"
     [
         (["--runner=vertex", "--output-root=gs://b/x"], "needs an image"),
         (["--runner=vertex", f"--image={IMAGE}", "--output-root=/tmp/x"], "gs://BUCKET/PATH"),
-        (["--runner=kubeflow", f"--image={IMAGE}", "--output-root=/mnt/x"], "share no local disk"),
+        (["--runner=kubeflow", f"--image={IMAGE}", "--output-root=/mnt/x"], "--volume PVC:PATH"),
+        (
+            ["--runner=kubeflow", f"--image={IMAGE}", "--output-root=/mnt/x", "--volume=p:/data"],
+            "not under the volume's mount path /data",
+        ),
+        (
+            ["--runner=kubeflow", f"--image={IMAGE}", "--output-root=/mnt/x", "--volume=p:/mnt"],
+            "needs a .yaml --output",
+        ),
+        (["--runner=vertex", f"--image={IMAGE}", "--volume=p:/mnt"], "Vertex AI Pipelines"),
+        (["--runner=kubeflow", f"--image={IMAGE}", "--volume=/mnt"], "PVC_NAME:/MOUNT/PATH"),
         (["--runner=kubeflow", f"--image={IMAGE}", "--submit"], "--submit works with"),
         (["--runner=kubeflow", "--param=data_dir=gs://b/d"], "--runner=vertex --submit"),
         (["--param=data_dir=gs://b/d"], "--runner=vertex --submit"),
