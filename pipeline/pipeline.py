@@ -80,7 +80,8 @@ def create_pipeline(
         (for Kubeflow / Vertex), instead of constants.
     """
     parameters = runtime_parameters(config) if with_runtime_parameters else {}
-    # A local run's SQLite ML Metadata ("" for the orchestrator's), for the report.
+    # A local run's SQLite ML Metadata ("" for the orchestrator's), where the gate and the
+    # report find the run they are part of.
     metadata_path = (
         metadata_connection_config.sqlite.filename_uri
         if metadata_connection_config is not None
@@ -171,6 +172,7 @@ def create_pipeline(
         allow_untrained=config.gate.allow_untrained,
         min_gain=config.gate.min_gain,
         confidence=config.gate.confidence,
+        **({"metadata_path": metadata_path} if metadata_path else {}),
     )
     pusher = PushWinner(
         model=select_winner.outputs["model"],

@@ -59,7 +59,9 @@ def print_run_summary(config: PipelineConfig) -> bool:
         print("Push (checked against the serving directory when pushing):")
         _print_scores([s for s in (push.winner, push.production) if s], push.reason)
     print()
-    print(f"Run id:         {resolve_run_id(store, config.name, 'latest')}")
+    run_id = resolve_run_id(store, config.name, "latest")
+    reused = decision.run_id and decision.run_id != run_id
+    print(f"Run id:         {run_id}" + (f" (gate decided in {decision.run_id})" if reused else ""))
     print(f"Pushed model:   {_pushed_line(config, push)}")
     if evaluation is not None:
         print(f"TFMA results:   {evaluation.uri}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 
 @dataclass(frozen=True)
@@ -56,18 +55,13 @@ def recorded_provenance(metadata_path: str, output_uri: str, examples_id: int) -
     from ml_metadata.proto import metadata_store_pb2
 
     from components.image_example_gen.executor import ReaderConfig
-    from components.run_metadata import PIPELINE_RUN, open_store
+    from components.run_metadata import open_store, run_of_output
 
     store = open_store(metadata_path)
     found: dict[str, str] = {"metadata": metadata_path}
-    execution_id = os.path.basename(output_uri.rstrip("/"))
-    if execution_id.isdigit():
-        run_type = store.get_context_type(PIPELINE_RUN)
-        for context in store.get_contexts_by_execution(int(execution_id)):
-            if run_type is not None and context.type_id == run_type.id:
-                found["run_id"] = context.name
-                started = context.create_time_since_epoch / 1000
-                found["started"] = datetime.fromtimestamp(started, timezone.utc).isoformat()
+    run = run_of_output(store, output_uri)
+    if run is not None:
+        found["run_id"], found["started"] = run
     writers = [
         event.execution_id
         for event in store.get_events_by_artifact_ids([examples_id])

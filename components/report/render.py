@@ -324,8 +324,9 @@ def _decision_html(decision: Decision | None, push: PushRecord | None) -> str:
     winner = decision.winner.model if decision.winner else "none"
     floor = max(decision.floor, decision.min_accuracy)  # older decisions recorded no floor
     thresholds = f"floor {floor:.4f}, gain over the baseline more than {decision.min_gain:+.4f}"
+    decided_in = f" (decided in run {html.escape(decision.run_id)})" if decision.run_id else ""
     parts = [
-        f"<p><b>Winner of the run: {html.escape(winner)}</b></p>",
+        f"<p><b>Winner of the run: {html.escape(winner)}</b>{decided_in}</p>",
         _scores_table([decision.candidate, decision.baseline]),
         f"<p>Thresholds: {thresholds}</p><p>{html.escape(decision.reason)}</p>",
     ]

@@ -21,6 +21,7 @@ PushWinner
 No `from __future__ import annotations` here: TFX reads the component's type hints.
 """
 
+import dataclasses
 import json
 import os
 
@@ -33,6 +34,7 @@ from tfx.utils import io_utils, path_utils
 from components.evaluator.intervals import paired_gain
 from components.evaluator.keys import ACCURACY, BASELINE, CANDIDATE
 from components.image_example_gen import class_names
+from components.run_metadata import open_store, run_of_output
 from components.winner.decision import Decision, ModelScore, PushRecord, decide
 from components.winner.serving import DECISION_PATH, hits_on_examples, push_winner
 from features import DECISION_FILE, EVAL_SPLIT, PUSH_RECORD_FILE
@@ -83,6 +85,7 @@ def SelectWinner(  # noqa: N802 (TFX components are named like classes)
     allow_untrained: tfx.dsl.components.Parameter[bool],
     min_gain: tfx.dsl.components.Parameter[float],
     confidence: tfx.dsl.components.Parameter[float],
+    metadata_path: tfx.dsl.components.Parameter[str] = None,
 ) -> None:
     accuracy = overall_accuracy(evaluation.uri)
     # The gain with its interval: both models scored on the same eval examples (the same
@@ -104,6 +107,9 @@ def SelectWinner(  # noqa: N802 (TFX components are named like classes)
         allow_untrained=allow_untrained,
         gain=paired_gain(*hits, confidence),
     )
+    if metadata_path:  # a local run: the decision names the run it was made in
+        run = run_of_output(open_store(metadata_path), blessing.uri)
+        decision = dataclasses.replace(decision, run_id=run[0] if run else None)
     io_utils.write_string_file(os.path.join(blessing.uri, DECISION_FILE), decision.to_json())
     record_decision(blessing, decision)
     if decision.winner is None:

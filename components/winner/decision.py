@@ -49,6 +49,7 @@ class Decision:
     floor: float = 0.0
     num_classes: int | None = None
     gain: Gain | None = None
+    run_id: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

@@ -265,6 +265,7 @@ def test_crippled_candidate_is_not_pushed_the_cnn_is(workspace, first_run):
     winner = latest_outputs(store(workspace), NAME, "SelectWinner")["blessing"]
     decision = read_decision(winner.uri)
     assert decision.candidate.epochs == 0
+    assert decision.run_id == run_ids(store(workspace), NAME)[-1], "the run it was made in"
     assert decision.winner == decision.baseline
     assert decision.baseline.accuracy > decision.candidate.accuracy
 
