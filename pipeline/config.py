@@ -231,6 +231,10 @@ class CloudConfig:
       dataflow_machine_type, temp_location: Dataflow workers and their gs:// scratch space.
       volume: "PVC:MOUNT_PATH", Kubeflow only: every step mounts the persistent volume claim
         PVC at MOUNT_PATH, so that an output root under MOUNT_PATH is shared by the pods.
+      model_registry: Vertex AI only: what PushWinner pushes also goes to the Vertex AI Model
+        Registry and is deployed to the endpoint `endpoint` (default: the pipeline's name),
+        served by `serving_image` (a Vertex AI prebuilt TensorFlow image) on
+        `serving_machine_type` (pipeline/cloud_serving.py).
     """
 
     image: str = ""
@@ -245,6 +249,10 @@ class CloudConfig:
     dataflow_machine_type: str = "n1-standard-4"
     temp_location: str = ""
     volume: str = ""
+    model_registry: bool = False
+    serving_image: str = ""
+    endpoint: str = ""
+    serving_machine_type: str = "n1-standard-4"
 
     def __post_init__(self):
         if self.volume:

@@ -24,6 +24,7 @@ from components.winner.component import PushWinner, SelectWinner
 from features import EVAL_SPLIT, TRAIN_SPLIT
 from models.training.recipe import BASELINE_TEACHER
 from pipeline.beam import beam_pipeline_args
+from pipeline.cloud_serving import vertex_pusher
 from pipeline.cloud_training import vertex_training_config
 from pipeline.config import ModelConfig, PipelineConfig
 from pipeline.evaluation import build_eval_config
@@ -202,6 +203,16 @@ def create_pipeline(
         min_images_per_class=config.data.min_images_per_class,
         **({"metadata_path": metadata_path} if metadata_path else {}),
     )
+    registry = []
+    if config.cloud.model_registry:
+        registry.append(
+            vertex_pusher(
+                select_winner.outputs["model"],
+                pusher.outputs["push_blessing"],
+                config.cloud,
+                config.name,
+            )
+        )
     return tfx.dsl.Pipeline(
         pipeline_name=config.name,
         pipeline_root=config.pipeline_root,
@@ -216,6 +227,7 @@ def create_pipeline(
             evaluator,
             select_winner,
             pusher,
+            *registry,
             report,
         ],
         enable_cache=config.enable_cache,

@@ -36,6 +36,8 @@ def run_local(config: PipelineConfig) -> None:
     write to one pipeline root and MLMD store at once. Executions that a killed run left
     running are marked failed first (and said so on stderr).
     """
+    if config.cloud.model_registry:
+        raise ValueError("cloud.model_registry works with --runner=vertex (Vertex AI Pipelines)")
     os.makedirs(os.path.dirname(config.metadata_path), exist_ok=True)
     if os.path.exists(config.metadata_path):
         abandoned = fail_abandoned_executions(open_store(config.metadata_path), config.name)
@@ -90,6 +92,8 @@ def compile_kubeflow_v2(config: PipelineConfig, *, runner: str, output_path: str
     """
     if not config.cloud.image:
         raise ValueError(f"--runner={runner} needs an image with this project: --image IMAGE")
+    if config.cloud.model_registry and runner != "vertex":
+        raise ValueError("cloud.model_registry works with --runner=vertex (Vertex AI Pipelines)")
     volume = parse_volume(config.cloud.volume) if config.cloud.volume else None
     if volume and runner != "kubeflow":
         raise ValueError(

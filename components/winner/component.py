@@ -16,7 +16,9 @@ PushWinner
   `serving_dir/<next version>` (atomically) unless the same model is already pushed or it
   does not beat the model then in production (`serving.push_winner`). Its PushedModel output
   carries TFX's Pusher properties (pushed, pushed_destination, pushed_version) and
-  `push_record.json` (`decision.PushRecord`), also written inside a pushed version.
+  `push_record.json` (`decision.PushRecord`), also written inside a pushed version; its
+  push_blessing output is blessed only when a version was pushed now, for pushers downstream
+  (the Vertex AI Model Registry, pipeline/cloud_serving.py).
 
 No `from __future__ import annotations` here: TFX reads the component's type hints.
 """
@@ -127,6 +129,7 @@ def PushWinner(  # noqa: N802 (TFX components are named like classes)
     model_blessing: tfx.dsl.components.InputArtifact[standard_artifacts.ModelBlessing],
     examples: tfx.dsl.components.InputArtifact[standard_artifacts.Examples],
     pushed_model: tfx.dsl.components.OutputArtifact[standard_artifacts.PushedModel],
+    push_blessing: tfx.dsl.components.OutputArtifact[standard_artifacts.ModelBlessing],
     serving_dir: tfx.dsl.components.Parameter[str],
     min_gain_over_production: tfx.dsl.components.Parameter[float],
     confidence: tfx.dsl.components.Parameter[float],
@@ -146,6 +149,9 @@ def PushWinner(  # noqa: N802 (TFX components are named like classes)
         )
     io_utils.write_string_file(os.path.join(pushed_model.uri, PUSH_RECORD_FILE), record.to_json())
     pushed_model.set_int_custom_property("pushed", int(record.pushed))
+    # What pushers downstream may push (TFX's read "blessed"): only a version pushed now.
+    push_blessing.set_int_custom_property("blessed", int(record.pushed))
+    push_blessing.set_string_custom_property("reason", record.reason)
     if record.pushed:
         destination = os.path.join(serving_dir, str(record.version))
         pushed_model.set_string_custom_property("pushed_destination", destination)

@@ -101,10 +101,12 @@ def first_run(workspace) -> FirstRun:
     )
 
 
-def test_every_component_runs_and_mlmd_records_it(first_run):
+def test_every_component_runs_and_mlmd_records_it(workspace, first_run):
     assert first_run.status == 0
     assert first_run.executions == dict.fromkeys(COMPONENTS, 1)
     assert first_run.pushed == 1
+    push_blessing = latest_outputs(store(workspace), NAME, "Pusher")["push_blessing"]
+    assert push_blessing.custom_properties["blessed"].int_value == 1
 
 
 def test_mlmd_says_what_was_trained_and_why_it_was_pushed(workspace, first_run):
@@ -287,6 +289,9 @@ def test_a_worse_model_does_not_replace_the_one_in_production(workspace, first_r
     )
     assert run(workspace, *untrained) == EXIT_NOTHING_PUSHED
     assert pushed_versions(workspace) == before
+    # What pushers downstream (the Vertex AI Model Registry) may push: nothing this time.
+    push_blessing = latest_outputs(store(workspace), NAME, "Pusher")["push_blessing"]
+    assert push_blessing.custom_properties["blessed"].int_value == 0
     assert (
         f"production keeps {in_production} (version {before[-1].name})" in capsys.readouterr().out
     )

@@ -157,6 +157,30 @@ def test_vertex_training_switch_runs_both_trainers_as_gpu_jobs(tmp_path):
         assert pool["container_spec"]["image_uri"] == IMAGE
 
 
+def test_the_model_registry_gets_only_what_push_winner_pushed(tmp_path):
+    serving_image = "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
+    spec = compile_spec(
+        tmp_path,
+        "vertex",
+        "--project=acme",
+        "--set=cloud.model_registry=true",
+        f"--set=cloud.serving_image={serving_image}",
+    )
+    vertex_pusher = tasks(spec)["VertexPusher"]
+    artifacts = vertex_pusher["inputs"]["artifacts"]
+    # Blessed by PushWinner (only when it pushed a version now), the model SelectWinner chose.
+    assert artifacts["model_blessing"]["taskOutputArtifact"] == {
+        "outputArtifactKey": "push_blessing",
+        "producerTask": "Pusher",
+    }
+    assert artifacts["model"]["taskOutputArtifact"]["producerTask"] == "SelectWinner"
+    value = vertex_pusher["inputs"]["parameters"]["custom_config"]["runtimeValue"]
+    config = json.loads(value["constantValue"]["stringValue"])
+    assert config["ai_platform_vertex_container_image_uri"] == serving_image
+    assert config["ai_platform_serving_args"]["endpoint_name"] == "vt-vs-cnn"
+    assert "VertexPusher" not in tasks(compile_spec(tmp_path, "vertex")), "off by default"
+
+
 def test_compiled_spec_declares_runtime_parameters_and_wires_them(tmp_path):
     # Vertex's PipelineJob; the KFP spec's defaults: test_the_kubeflow_spec_is_what_...
     spec = compile_spec(tmp_path, "vertex", "--set=gate.min_gain_over_production=0.05")
@@ -273,6 +297,15 @@ VERTEX_SUBMIT = ["--runner=vertex", f"--image={IMAGE}", "--output-root=gs://b/x"
         ),
         (["--runner=vertex", f"--image={IMAGE}", "--volume=p:/mnt"], "Vertex AI Pipelines"),
         (["--runner=kubeflow", f"--image={IMAGE}", "--volume=/mnt"], "PVC_NAME:/MOUNT/PATH"),
+        (
+            ["--runner=kubeflow", f"--image={IMAGE}", "--set=cloud.model_registry=true"],
+            "works with --runner=vertex",
+        ),
+        (
+            [*VERTEX_SUBMIT[:3], "--project=acme", "--set=cloud.model_registry=true"],
+            "needs cloud.serving_image",
+        ),
+        (["--set=cloud.model_registry=true"], "works with --runner=vertex"),
         (["--runner=kubeflow", f"--image={IMAGE}", "--submit"], "--submit works with"),
         (["--runner=kubeflow", "--param=data_dir=gs://b/d"], "--runner=vertex --submit"),
         (["--param=data_dir=gs://b/d"], "--runner=vertex --submit"),
