@@ -144,7 +144,6 @@ def train_variant(
             "custom_config": json.dumps(custom_config),
         },
     )
-    fn_args.transform_output = fn_args.transform_graph_path  # what TFX's Trainer sets too
     run_dir = work_dir / f"{variant}-seed{seed}"
     fn_args.model_run_dir = str(run_dir / "run")
     fn_args.serving_model_dir = str(run_dir / "serving")

@@ -78,7 +78,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     set_precision(train.mixed_precision)
     strategy = create_strategy(train.strategy)
 
-    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     with strategy.scope():
         model = build_model(
             model_name,
@@ -194,7 +194,7 @@ def checkpoint_dir(
         "config": {k: v for k, v in config.items() if k != "checkpoint_root"},
         "train_files": fn_args.train_files,
         "eval_files": fn_args.eval_files,
-        "transform_output": fn_args.transform_output,
+        "transform_output": fn_args.transform_graph_path,  # the key keeps old hashes
         "base_model": fn_args.base_model,
     }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
