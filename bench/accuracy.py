@@ -12,7 +12,9 @@ only the two Trainers and the evaluation run again per seed.
 Time to accuracy: every seed's row holds, per model, the eval accuracy after each epoch
 against the training images seen and the wall seconds of its Trainer; the machine's measured
 3x3-conv and matmul peak (`bench.peak`) is taken in the same run, before the first seed.
-Prints a table and writes JSON (default outputs/bench/accuracy.json).
+Prints a table and writes JSON (default outputs/bench/accuracy.json) after every seed. Resumable:
+a seed already in that file from a run with the same preset, data set, data and epochs is kept,
+not run again, so `--seeds 1 2 3` after an interrupted run trains only the missing seeds.
 """
 
 from __future__ import annotations
@@ -167,13 +169,33 @@ def main(argv: list[str] | None = None) -> int:
         f"peak: 3x3 conv {peak['conv3x3_gflops']:.0f} GFLOP/s, matmul "
         f"{peak['matmul_gflops']:.0f} GFLOP/s ({peak['cpu']}, {peak['threads']} threads)"
     )
-    rows = [run_seed(args, seed) for seed in args.seeds]
-    summary = summarise(rows)
-    print_table(rows, summary)
-    result = {"args": vars(args), "peak": peak, "runs": rows, "summary": summary}
-    print()
-    write_result(args.json or Path(args.output_root) / "accuracy.json", result)
+    path = Path(args.json or Path(args.output_root) / "accuracy.json")
+    done = finished_seeds(path, args)
+    if done:
+        print(f"kept from {path}: seeds {sorted(done)}")
+    rows = []
+    for seed in args.seeds:
+        rows.append(done.get(seed) or {**run_seed(args, seed), "peak": peak})
+        result = {"args": vars(args), "peak": peak, "runs": rows, "summary": summarise(rows)}
+        write_result(path, result)
+    print_table(rows, result["summary"])
     return 0
+
+
+# The arguments that make two runs' seeds comparable (not the seed list or output paths).
+SAME_RUN = ("preset", "dataset", "data_dir", "epochs")
+
+
+def finished_seeds(path: Path, args: argparse.Namespace) -> dict[int, dict]:
+    """The rows of `path` (an earlier run's result) by seed, when that run used the same
+    preset, data set, data and epochs as `args`; none otherwise."""
+    if not path.exists():
+        return {}
+    earlier = json.loads(path.read_text())
+    if any(earlier["args"].get(key) != getattr(args, key) for key in SAME_RUN):
+        print(f"note: {path} is from a different run; its seeds are replaced")
+        return {}
+    return {row["seed"]: {"peak": earlier.get("peak"), **row} for row in earlier["runs"]}
 
 
 if __name__ == "__main__":
