@@ -52,9 +52,10 @@ def _dense_macs(layer: keras.layers.Dense, input_shape: Shape, _: Shape) -> int:
 def _vt_module_macs(layer: VTModule, input_shape: Shape, _: Shape) -> int:
     x_shape = input_shape[0] if layer.recurrent else input_shape
     pixels, channels = math.prod(x_shape[1:3]), x_shape[-1]
-    num_tokens = input_shape[1][1] if layer.recurrent else layer.num_tokens
+    extra = 1 if layer.distillation_token else 0  # the transformer's distillation token
+    num_tokens = input_shape[1][1] - extra if layer.recurrent else layer.num_tokens
     macs = _tokenizer_macs(layer.tokenizer, pixels, channels, num_tokens)
-    macs += _transformer_macs(layer.transformer, num_tokens)
+    macs += _transformer_macs(layer.transformer, num_tokens + extra)
     if layer.projector is not None:
         macs += _projector_macs(layer.projector, pixels, num_tokens)
     return macs

@@ -73,6 +73,12 @@ def check_model_name(name: str) -> None:
         raise ValueError(f"Unknown model {name!r}. Known models: {', '.join(list_models())}.")
 
 
+def builder_kind(name: str) -> str:
+    """The builder family of model `name`: "resnet", "vt_resnet" or "simple_cnn"."""
+    check_model_name(name)
+    return _REGISTRY[name][0]
+
+
 def build_model(
     name: str, *, input_shape: tuple[int, int, int], num_classes: int, **overrides
 ) -> keras.Model:

@@ -7,8 +7,12 @@ from collections.abc import Sequence
 import tf_keras as keras
 from tf_keras import layers
 
-from models.layers.vt import VTModule
+from models.layers.averaged_probabilities import AveragedProbabilities
+from models.layers.vt import SplitDistillationToken, VTModule
 from models.resnet import classifier_head, resnet_features
+
+CLASS_HEAD = "logits"  # the Dense layer of `classifier_head`
+DISTILLATION_HEAD = "distillation_logits"
 
 
 def build_vt_resnet(
@@ -32,6 +36,7 @@ def build_vt_resnet(
     gain_init: float | None = None,
     vt_dropout: float = 0.0,
     zero_head: bool = False,
+    distillation_token: bool = False,
     survival_prob: float = 1.0,
     dropout: float = 0.0,
     name: str = "vt_resnet",
@@ -56,7 +61,9 @@ def build_vt_resnet(
     tokenizer_norm and vt_norm are `VTModule`'s tokenizer_norm and norm, and vt_norm also
     LayerNorms the last tokens before the head; gain_init and vt_dropout are the modules'
     residual-branch gain and dropout; zero_head starts the classifier at zero, so the initial
-    loss is ln(num_classes).
+    loss is ln(num_classes); distillation_token adds DeiT's distillation token (`VTModule`)
+    and its own linear head "distillation_logits" beside the class head "logits" (both read
+    by `distillation_heads`), and the model answers with their averaged probabilities.
     """
     if len(depths) != 4 or len(widths) != 4:
         raise ValueError(f"Expected four-stage ResNet tables, got {depths=} {widths=}.")
@@ -90,12 +97,31 @@ def build_vt_resnet(
             gain_init=gain_init,
             dropout=vt_dropout,
             survival_prob=survival_prob,
+            distillation_token=distillation_token,
             name=f"vt{i + 1}",
         )
         x, tokens = module(x if tokens is None else [x, tokens])
     if vt_norm:
         tokens = layers.LayerNormalization(epsilon=1e-5, name="token_norm")(tokens)
+    if distillation_token:
+        tokens, token = SplitDistillationToken(name="split_distillation_token")(tokens)
     x = layers.GlobalAveragePooling1D(name="token_pool")(tokens)
     head_init = "zeros" if zero_head else "glorot_uniform"
     logits = classifier_head(x, num_classes, dropout, kernel_initializer=head_init)
+    if distillation_token:
+        distillation_logits = layers.Dense(
+            num_classes, kernel_initializer=head_init, name=DISTILLATION_HEAD, dtype="float32"
+        )(token)
+        logits = AveragedProbabilities(name="averaged_logits")([logits, distillation_logits])
     return keras.Model(inputs, logits, name=name)
+
+
+def distillation_heads(model: keras.Model) -> keras.Model | None:
+    """The class and distillation heads of a VT built with a distillation token, as one model:
+    image -> (class logits, distillation logits), sharing `model`'s layers; None for a model
+    without a distillation token."""
+    names = {layer.name for layer in model.layers}
+    if DISTILLATION_HEAD not in names:
+        return None
+    heads = [model.get_layer(CLASS_HEAD).output, model.get_layer(DISTILLATION_HEAD).output]
+    return keras.Model(model.inputs, heads, name=f"{model.name}_heads")

@@ -29,8 +29,9 @@ from models.ranges import (
     check_choice,
     check_ranges,
 )
-from models.registry import check_model_name
+from models.registry import builder_kind, check_model_name
 from models.training.recipe import (
+    DistillationConfig,
     OptimizerConfig,
     RegularisationConfig,
     ScheduleConfig,
@@ -139,6 +140,11 @@ class ModelConfig:
         if self.teacher is not None:
             distillation = dataclasses.replace(train.distillation, teacher=self.teacher)
             train = dataclasses.replace(train, distillation=distillation)
+        if not train.distillation.teacher:
+            # A model without a teacher records no distillation settings, so that setting
+            # them for the candidate (train.distillation.token, ...) leaves the baseline's
+            # recipe, hence its cached Trainer, as it was.
+            train = dataclasses.replace(train, distillation=DistillationConfig())
         return train
 
 
@@ -332,6 +338,14 @@ class PipelineConfig:
 
     def __post_init__(self):
         check_choice(self, "beam", BEAM_MODES)
+        for role in ("candidate", "baseline"):
+            model = getattr(self, role)
+            distillation = model.train_config(self.train).distillation
+            if distillation.model_options() and builder_kind(model.name) != "vt_resnet":
+                raise ValueError(
+                    f"train.distillation.token: {role} {model.name} has no visual tokens; "
+                    "a distillation token needs a VT model (vt_resnet*)"
+                )
 
     @property
     def pipeline_root(self) -> str:

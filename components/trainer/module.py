@@ -175,6 +175,7 @@ def _with_teacher(model: keras.Model, train: TrainConfig, base_model: str | None
         load_teacher(teacher),
         temperature=distillation.temperature,
         weight=distillation.weight,
+        hard=distillation.hard,
         label_smoothing=train.regularisation.label_smoothing,
     )
 

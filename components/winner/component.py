@@ -63,10 +63,15 @@ def distillation_teacher(model: artifact.Artifact, baseline_name: str) -> str | 
     the Model artifact (components/trainer/component.py); None when it learned from the labels
     alone or recorded no recipe."""
     recipe = model.get_string_custom_property("recipe")
-    teacher = json.loads(recipe).get("distillation", {}).get("teacher") if recipe else None
+    distillation = json.loads(recipe).get("distillation", {}) if recipe else {}
+    teacher = distillation.get("teacher")
+    if not teacher:
+        return None
     if teacher == BASELINE_TEACHER:
-        return f"{baseline_name}, this run's baseline it is compared with"
-    return teacher or None
+        teacher = f"{baseline_name}, this run's baseline it is compared with"
+    how = "through its distillation token" if distillation.get("token") else "on its logits"
+    labels = "hard labels" if distillation.get("hard") else "soft labels"
+    return f"{teacher} ({how}, {labels})"
 
 
 @tfx.dsl.components.component

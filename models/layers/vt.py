@@ -13,7 +13,8 @@ Options that are not in the paper, all off by default so that the paper's models
 published (docs/models.md, "VT variants for small data"): LayerNorm of the tokenizer's pixels
 (`norm` of the tokenizers) and of the transformer's and projector's inputs (pre-norm, as in
 ViT), and learned gains, dropout and stochastic depth on the residual branches
-(`ResidualBranch`).
+(`ResidualBranch`); and DeiT's distillation token (`DistillationToken`), which joins the
+tokens in the transformers only.
 """
 
 from __future__ import annotations
@@ -360,6 +361,41 @@ class Projector(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="vt")
+class DistillationToken(keras.layers.Layer):
+    """DeiT's distillation token (Touvron et al. 2021): one learned token appended to the
+    visual tokens, so that it attends with them in the transformer. Its own head learns from a
+    teacher's predictions (models/vt_resnet.py). Initialised like DeiT's (normal, sd 0.02).
+
+    Input: tokens [B, L, Ct]. Output: tokens [B, L + 1, Ct], the distillation token last.
+    """
+
+    def build(self, input_shape):
+        self.token = self.add_weight(
+            name="token",
+            shape=(1, 1, input_shape[-1]),
+            initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+        )
+        super().build(input_shape)
+
+    def call(self, tokens: tf.Tensor) -> tf.Tensor:
+        return tf.concat([tokens, tf.tile(self.token, [tf.shape(tokens)[0], 1, 1])], axis=1)
+
+
+def split_distillation_token(tokens: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """tokens [B, L + 1, Ct], the distillation token last -> (visual [B, L, Ct], it [B, 1, Ct])."""
+    return tokens[:, :-1], tokens[:, -1:]
+
+
+@keras.saving.register_keras_serializable(package="vt")
+class SplitDistillationToken(keras.layers.Layer):
+    """tokens [B, L + 1, Ct], the distillation token last -> (visual [B, L, Ct], it [B, Ct])."""
+
+    def call(self, tokens: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        visual, token = split_distillation_token(tokens)
+        return visual, token[:, 0]
+
+
+@keras.saving.register_keras_serializable(package="vt")
 class VTModule(keras.layers.Layer):
     """One visual-transformer module (Fig. 1): tokenizer -> transformer -> projector.
 
@@ -382,9 +418,14 @@ class VTModule(keras.layers.Layer):
         norm: pre-norm in the transformer and projector (not in the paper).
         gain_init, dropout, survival_prob: of every residual branch of the transformer and
             projector (`ResidualBranch`; the defaults are the paper's plain residuals).
+        distillation_token: carry a distillation token (not in the paper): it joins the
+            tokenizer's L tokens in the transformer, and is the last of the module's output
+            tokens. The first module adds it (`DistillationToken`); a recurrent module takes
+            it as the last of T_in. The tokenizers and the projector see only the L visual
+            tokens.
 
     Inputs: X [B, H, W, C], or [X, T_in [B, L, Ct_in]] when recurrent.
-    Outputs: (X_out [B, H, W, C], T_out [B, L, Ct]).
+    Outputs: (X_out [B, H, W, C], T_out [B, L, Ct]); L + 1 tokens with a distillation token.
     """
 
     def __init__(
@@ -402,6 +443,7 @@ class VTModule(keras.layers.Layer):
         gain_init: float | None = None,
         dropout: float = 0.0,
         survival_prob: float = 1.0,
+        distillation_token: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -416,6 +458,11 @@ class VTModule(keras.layers.Layer):
         self.tokenizer_norm = tokenizer_norm
         self.norm = norm
         self.branch_options = _branch_options(gain_init, dropout, survival_prob)
+        self.distillation_token = distillation_token
+        # The first module's token; recurrent modules carry it in T_in.
+        self.new_token = None
+        if distillation_token and not recurrent:
+            self.new_token = DistillationToken(name="distillation_token")
         if recurrent:
             self.tokenizer = RecurrentTokenizer(token_channels, tokenizer_norm, name="tokenizer")
         else:
@@ -437,18 +484,23 @@ class VTModule(keras.layers.Layer):
             num_tokens = tokens_in_shape[1]
         else:
             x_shape, num_tokens = input_shape, self.num_tokens
+        if self.distillation_token and self.recurrent:
+            num_tokens -= 1
+            tokens_in_shape = (*tokens_in_shape[:1], num_tokens, *tokens_in_shape[2:])
+            input_shape = [x_shape, tokens_in_shape]
         tokens_shape = (x_shape[0], num_tokens, self.token_channels or x_shape[-1])
         self.tokenizer.build(input_shape)
+        _build(self.new_token, tokens_shape)
         self.transformer.build(tokens_shape)
         if self.projector is not None:
             self.projector.build([x_shape, tokens_shape])
         super().build(input_shape)
 
     def call(self, inputs: tf.Tensor | list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
-        x = inputs[0] if self.recurrent else inputs
-        tokens = self.transformer(self.tokenizer(inputs))
+        x, tokenizer_inputs, carried = self._split_inputs(inputs)
+        tokens = self.transformer(self._join(self.tokenizer(tokenizer_inputs), carried))
         if self.projector is not None:
-            x = self.projector([x, tokens])
+            x = self.projector([x, self._visual(tokens)])
         return x, tokens
 
     def trace(self, inputs: tf.Tensor | list[tf.Tensor]) -> dict[str, tf.Tensor]:
@@ -456,15 +508,15 @@ class VTModule(keras.layers.Layer):
 
         Keys: "x_in" [B, H, W, C]; "tokenizer_attention" [B, HW, L] (which pixels each token
         pools); "tokens_in" [B, L, Ct] (the tokenizer's tokens); "tokens" [B, L, Ct] (the
-        transformer's); "x_out"; and with a projector "projector_attention" [B, HW, L] (which
-        tokens each pixel reads).
+        transformer's visual tokens, without a distillation token); "x_out"; and with a
+        projector "projector_attention" [B, HW, L] (which tokens each pixel reads).
         """
-        x = inputs[0] if self.recurrent else inputs
-        tokens_in = self.tokenizer(inputs, training=False)
-        tokens = self.transformer(tokens_in, training=False)
+        x, tokenizer_inputs, carried = self._split_inputs(inputs)
+        tokens_in = self.tokenizer(tokenizer_inputs, training=False)
+        tokens = self._visual(self.transformer(self._join(tokens_in, carried), training=False))
         steps = {
             "x_in": x,
-            "tokenizer_attention": self.tokenizer.attention(inputs),
+            "tokenizer_attention": self.tokenizer.attention(tokenizer_inputs),
             "tokens_in": tokens_in,
             "tokens": tokens,
             "x_out": x,
@@ -473,6 +525,25 @@ class VTModule(keras.layers.Layer):
             steps["projector_attention"] = self.projector.attention([x, tokens])
             steps["x_out"] = self.projector([x, tokens], training=False)
         return steps
+
+    def _split_inputs(self, inputs):
+        """-> (X, the tokenizer's inputs, the distillation token carried in T_in or None)."""
+        if not self.recurrent:
+            return inputs, inputs, None
+        x, tokens = inputs
+        if not self.distillation_token:
+            return x, inputs, None
+        visual, carried = split_distillation_token(tokens)
+        return x, [x, visual], carried
+
+    def _join(self, tokens: tf.Tensor, carried: tf.Tensor | None) -> tf.Tensor:
+        """The transformer's input: the visual tokens and the distillation token, if any."""
+        if self.new_token is not None:
+            return self.new_token(tokens)
+        return tokens if carried is None else tf.concat([tokens, carried], axis=1)
+
+    def _visual(self, tokens: tf.Tensor) -> tf.Tensor:
+        return split_distillation_token(tokens)[0] if self.distillation_token else tokens
 
     def get_config(self) -> dict:
         return {
@@ -488,4 +559,5 @@ class VTModule(keras.layers.Layer):
             "tokenizer_norm": self.tokenizer_norm,
             "norm": self.norm,
             **self.branch_options,
+            "distillation_token": self.distillation_token,
         }

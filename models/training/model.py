@@ -20,11 +20,15 @@ def build_model(
     num_classes: int,
 ) -> keras.Model:
     """The registered model `name` for square `image_size` images and `num_classes` classes,
-    built with `overrides` (builder keyword arguments) and the dropout and stochastic depth
-    of `train.regularisation`."""
+    built with `overrides` (builder keyword arguments), the dropout and stochastic depth of
+    `train.regularisation` and the distillation token of `train.distillation`."""
     return registry.build_model(
         name,
         input_shape=(image_size, image_size, 3),
         num_classes=num_classes,
-        **{**overrides, **train.regularisation.model_options()},
+        **{
+            **overrides,
+            **train.regularisation.model_options(),
+            **train.distillation.model_options(),
+        },
     )

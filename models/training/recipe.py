@@ -175,20 +175,31 @@ class EmaConfig:
 
 @dataclass(frozen=True)
 class DistillationConfig:
-    """Knowledge distillation from a teacher's logits (models/training/distillation.py).
+    """Knowledge distillation from a teacher (models/training/distillation.py).
 
     Attributes:
       teacher: "" (off), "baseline" (the CNN trained in the same run) or a SavedModel path.
       weight: weight of the distillation term; 1 - it weighs the cross-entropy.
-      temperature: softmax temperature of teacher and student in the distillation term.
+      temperature: softmax temperature of teacher and student in the soft distillation term.
+      token: the student (a VT) learns from the teacher through its own distillation token
+        and head (DeiT) rather than on its class logits; it answers with both heads'
+        averaged probabilities. DeiT uses weight 0.5.
+      hard: the student learns the teacher's top class (DeiT's hard distillation) rather
+        than its softened probabilities; temperature is then unused.
     """
 
     teacher: str = ""
     weight: float = 0.8
     temperature: float = 1.0
+    token: bool = False
+    hard: bool = False
 
     def __post_init__(self):
         check_ranges(self, {"weight": FRACTION, "temperature": POSITIVE})
+
+    def model_options(self) -> dict[str, bool]:
+        """The model builder's keyword arguments: a distillation token when one is used."""
+        return {"distillation_token": True} if self.teacher and self.token else {}
 
 
 @dataclass(frozen=True)

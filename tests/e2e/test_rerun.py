@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline.outputs import executed_nodes, latest_execution, open_store
+from components.winner.component import read_decision
+from features import HISTORY_FILE
+from pipeline.outputs import executed_nodes, latest_execution, latest_outputs, open_store
 from tests.e2e.workspace import make_workspace, run_smoke
 
 pytestmark = pytest.mark.e2e
@@ -61,3 +64,18 @@ def test_changed_candidate_reruns_only_its_trainer_and_downstream(workspace, fir
     states, _ = newest_states(workspace)
     assert {n for n, s in states.items() if s == CACHED} == UPSTREAM
     assert {n for n, s in states.items() if s != CACHED} == DOWNSTREAM_OF_CANDIDATE
+
+
+def test_a_candidate_distilled_through_its_token_reruns_alone_and_says_so(workspace, first_run):
+    token = ("--set", "candidate.teacher=baseline", "--set", "train.distillation.token=true")
+    assert run(workspace, *token) in (0, 3)
+    states, _ = newest_states(workspace)
+    assert {n for n, s in states.items() if s == CACHED} == UPSTREAM
+    store = open_store(str(workspace["output_root"] / "metadata" / NAME / "metadata.db"))
+    decision = read_decision(latest_outputs(store, NAME, "SelectWinner")["blessing"].uri)
+    assert "this run's baseline" in decision.candidate.teacher
+    assert "through its distillation token" in decision.candidate.teacher
+    run_dir = latest_outputs(store, NAME, "CandidateTrainer")["model_run"].uri
+    last_epoch = json.loads(Path(run_dir, HISTORY_FILE).read_text())[-1]
+    for head in ("class_accuracy", "distillation_accuracy"):
+        assert head in last_epoch and f"val_{head}" in last_epoch

@@ -108,6 +108,22 @@ def test_model_config_replaces_only_the_fields_it_sets():
     assert ModelConfig("simple_cnn").train_config(shared) == shared
 
 
+def test_distillation_settings_reach_only_a_model_with_a_teacher():
+    token = TrainConfig(distillation=DistillationConfig(token=True, weight=0.5))
+    config = PipelineConfig(
+        candidate=ModelConfig("vt_resnet_tiny", teacher="baseline"), train=token
+    )
+    assert config.candidate.train_config(config.train).distillation.token
+    # The baseline's recipe (hence its cached Trainer) is as without the settings.
+    assert config.baseline.train_config(config.train) == TrainConfig()
+
+
+def test_a_distillation_token_for_a_cnn_is_a_clear_error():
+    token = TrainConfig(distillation=DistillationConfig(token=True))
+    with pytest.raises(ValueError, match="candidate resnet_tiny has no visual tokens"):
+        PipelineConfig(candidate=ModelConfig("resnet_tiny", teacher="baseline"), train=token)
+
+
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_the_recipe_travels_to_the_trainer_and_back_unchanged(name):
     train = get_preset(name).train

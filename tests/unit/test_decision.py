@@ -226,20 +226,27 @@ def test_a_distilled_candidate_is_flagged_in_the_decision():
 
 
 @pytest.mark.parametrize(
-    "teacher, expected",
+    "distillation, expected",
     [
-        ("baseline", "resnet_tiny, this run's baseline it is compared with"),
-        ("/models/teacher/3", "/models/teacher/3"),
-        (None, None),
+        (
+            {"teacher": "baseline"},
+            "resnet_tiny, this run's baseline it is compared with (on its logits, soft labels)",
+        ),
+        (
+            {"teacher": "/models/teacher/3", "token": True, "hard": True},
+            "/models/teacher/3 (through its distillation token, hard labels)",
+        ),
+        ({"teacher": None}, None),
+        ({"teacher": "", "token": True}, None),
     ],
 )
-def test_the_teacher_is_read_from_the_recipe_on_the_model_artifact(teacher, expected):
+def test_the_teacher_is_read_from_the_recipe_on_the_model_artifact(distillation, expected):
     from tfx.types import standard_artifacts
 
     from components.winner.component import distillation_teacher
 
     model = standard_artifacts.Model()
-    recipe = {"epochs": 3, "distillation": {"teacher": teacher, "weight": 0.8}}
+    recipe = {"epochs": 3, "distillation": {**distillation, "weight": 0.8}}
     model.set_string_custom_property("recipe", json.dumps(recipe))
     assert distillation_teacher(model, "resnet_tiny") == expected
     assert distillation_teacher(standard_artifacts.Model(), "resnet_tiny") is None

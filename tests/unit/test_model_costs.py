@@ -28,6 +28,28 @@ def test_vt_module_macs_by_hand():
     assert count_macs(model) == tokenizer + transformer
 
 
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_a_distillation_token_is_one_more_token_in_the_transformer_only(recurrent):
+    c, num_tokens, ct = 8, 4, 6
+
+    def macs(distillation_token: bool) -> int:
+        x = keras.Input((3, 4, c))
+        # A recurrent module's T_in carries the distillation token as its last token.
+        tokens_in = keras.Input((num_tokens + distillation_token, ct))
+        inputs = [x, tokens_in] if recurrent else x
+        module = VTModule(
+            num_tokens=num_tokens,
+            token_channels=ct,
+            project=False,
+            recurrent=recurrent,
+            distillation_token=distillation_token,
+        )
+        return count_macs(keras.Model(inputs, module(inputs)[1]))
+
+    extra_token = (2 * ct * 3 + 2 * ct * ct) + (2 * num_tokens + 1) * (3 + ct)
+    assert macs(True) == macs(False) + extra_token
+
+
 @pytest.mark.parametrize("name", ["vt_resnet18", "vt_resnet50"])
 def test_vt_resnet_costs_within_5_percent_of_paper(name):
     row = model_cost(name, 224)

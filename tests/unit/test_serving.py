@@ -70,6 +70,7 @@ def model_dir(tmp_path_factory, transform_output) -> Path:
         ("resnet_tiny", {}),
         ("vt_resnet_tiny", {}),
         ("vt_resnet_tiny", {"survival_prob": 0.8, "dropout": 0.1}),
+        ("vt_resnet_tiny_prenorm", {"distillation_token": True}),
     ],
 )
 def test_exported_model_serves_and_reloads_in_keras(transform_output, tmp_path, name, overrides):

@@ -105,7 +105,11 @@ SMALL_DATA = {"tokenizer_norm": True, "norm": True, "gain_init": 0.1}
 
 @pytest.mark.parametrize("recurrent", [False, True])
 @pytest.mark.parametrize("num_heads", [1, 2])
-@pytest.mark.parametrize("options", [{}, SMALL_DATA], ids=["paper", "small_data"])
+@pytest.mark.parametrize(
+    "options",
+    [{}, SMALL_DATA, {"distillation_token": True}],
+    ids=["paper", "small_data", "distillation_token"],
+)
 def test_gradients_reach_every_vt_module_weight(x, tokens, recurrent, num_heads, options):
     module = VTModule(
         num_tokens=L, token_channels=CT, num_heads=num_heads, recurrent=recurrent, **options
@@ -134,6 +138,14 @@ LAYER_CASES = {
     ),
     "vt_module_recurrent_small_data": (
         lambda: VTModule(recurrent=True, survival_prob=0.8, **SMALL_DATA),
+        "x_tokens",
+    ),
+    "vt_module_distillation_token": (
+        lambda: VTModule(num_tokens=L, token_channels=CT, distillation_token=True),
+        "x",
+    ),
+    "vt_module_recurrent_distillation_token": (
+        lambda: VTModule(token_channels=CT, recurrent=True, distillation_token=True),
         "x_tokens",
     ),
 }
@@ -180,3 +192,27 @@ def test_trace_matches_call(x, tokens):
     np.testing.assert_allclose(steps["tokens"], t_out, atol=1e-6)
     assert steps["tokenizer_attention"].shape == (B, H * W, L)
     assert steps["projector_attention"].shape == (B, H * W, L)
+
+
+def test_the_first_module_adds_a_distillation_token_the_projector_does_not_read(x):
+    module = VTModule(num_tokens=L, token_channels=CT, distillation_token=True)
+    _, t_out = module(x)
+    assert t_out.shape == (B, L + 1, CT)
+    steps = module.trace(x)
+    np.testing.assert_allclose(steps["tokens"], t_out[:, :L], atol=1e-6)
+    assert steps["projector_attention"].shape == (B, H * W, L)
+
+
+def test_a_recurrent_module_carries_the_token_without_tokenizing_with_it(x, tokens):
+    """T_in's last token is the distillation token: it changes the transformer's output but
+    not which pixels the tokenizer pools or how many tokens it makes."""
+    module = VTModule(token_channels=CT, recurrent=True, distillation_token=True)
+    other = tf.concat([tokens[:, :-1], 3.0 * tokens[:, -1:] + 1.0], axis=1)
+    _, t_out = module([x, tokens])
+    _, t_other = module([x, other])
+    assert t_out.shape == (B, L, CT)  # L - 1 visual tokens and the carried one
+    first, second = module.trace([x, tokens]), module.trace([x, other])
+    assert first["tokenizer_attention"].shape == (B, H * W, L - 1)
+    np.testing.assert_array_equal(first["tokenizer_attention"], second["tokenizer_attention"])
+    assert not np.allclose(t_out[:, -1], t_other[:, -1])
+    assert not [w for w in module.weights if "distillation_token" in w.name]
