@@ -48,6 +48,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="epochs for both models (default: 20 with the default preset, 3 seeds in under "
         "an hour on 2 CPU cores; the preset's otherwise)",
     )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="a pipeline config field for every seed, as pipeline_runner's --set (repeatable)",
+    )
     parser.add_argument("--output-root", default=str(REPO / "outputs" / "bench"))
     parser.add_argument(
         "--json", default=None, help="result file (default <output-root>/accuracy.json)"
@@ -70,6 +78,8 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict:
     ]
     if args.dataset:
         flags.append(f"--dataset={args.dataset}")
+    for override in args.overrides:
+        flags += ["--set", override]
     epochs = args.epochs or (20 if args.preset == "default" else None)
     if epochs:
         flags.append(f"--epochs={epochs}")
@@ -110,14 +120,17 @@ def _curve(model_run_uri: str) -> list[dict]:
     for row in history:
         images += row["images_per_second"] * row["seconds"]
         seconds += row["seconds"]
-        curve.append(
-            {
-                "epoch": row["epoch"],
-                "images_seen": round(images),
-                "wall_seconds": round(seconds, 1),
-                "eval_accuracy": row["val_accuracy"],
-            }
-        )
+        point = {
+            "epoch": row["epoch"],
+            "images_seen": round(images),
+            "wall_seconds": round(seconds, 1),
+            "eval_accuracy": row["val_accuracy"],
+        }
+        # A VT with a distillation token also scores its two heads alone.
+        for head in ("class", "distillation"):
+            if f"val_{head}_accuracy" in row:
+                point[f"eval_{head}_head_accuracy"] = row[f"val_{head}_accuracy"]
+        curve.append(point)
     return curve
 
 
@@ -183,16 +196,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # The arguments that make two runs' seeds comparable (not the seed list or output paths).
-SAME_RUN = ("preset", "dataset", "data_dir", "epochs")
+SAME_RUN = ("preset", "dataset", "data_dir", "epochs", "overrides")
 
 
 def finished_seeds(path: Path, args: argparse.Namespace) -> dict[int, dict]:
     """The rows of `path` (an earlier run's result) by seed, when that run used the same
-    preset, data set, data and epochs as `args`; none otherwise."""
+    preset, data set, data, epochs and config overrides as `args`; none otherwise."""
     if not path.exists():
         return {}
     earlier = json.loads(path.read_text())
-    if any(earlier["args"].get(key) != getattr(args, key) for key in SAME_RUN):
+    if any(earlier["args"].get(key, []) != getattr(args, key) for key in SAME_RUN):
         print(f"note: {path} is from a different run; its seeds are replaced")
         return {}
     return {row["seed"]: {"peak": earlier.get("peak"), **row} for row in earlier["runs"]}
