@@ -30,12 +30,13 @@ def count_params(model: keras.Model) -> int:
 
 def count_macs(model: keras.Model) -> int:
     """Multiply-accumulates of one forward pass of one image through a functional `model`."""
-    total = 0
-    for layer in model.layers:
-        counter = _COUNTERS.get(type(layer))
-        if counter is not None:
-            total += counter(layer, layer.input_shape, layer.output_shape)
-    return total
+    return sum(layer_macs(layer) for layer in model.layers)
+
+
+def layer_macs(layer: keras.layers.Layer) -> int:
+    """Multiply-accumulates of one image through `layer`, a layer of a functional model."""
+    counter = _COUNTERS.get(type(layer))
+    return 0 if counter is None else counter(layer, layer.input_shape, layer.output_shape)
 
 
 def _conv_macs(layer: keras.layers.Conv2D, _: Shape, output_shape: Shape) -> int:
