@@ -1,12 +1,17 @@
-"""Training and inference images/s of a CNN and its VT counterpart at equal depth, on this CPU.
+"""Training and inference images/s of a CNN and its VT counterpart, and the FLOP/s they reach
+against this machine's measured peak, on this CPU.
 
-    python -m bench.train_throughput              # R18 vs VT-R18 at 32 px (CIFAR stem), 224 px
-    python -m bench.train_throughput --cases 32:resnet_tiny:vt_resnet_tiny
+    python -m bench.train_throughput     # tiny pairs and R18 at 32 px (batch 128), R18 at 224 px
+    python -m bench.train_throughput --cases 32:resnet_tiny:vt_resnet_tiny:128
+    python -m bench.train_throughput --precision mixed_bfloat16     # both models in bfloat16
 
 Each measurement runs a few warm-up steps (graph tracing), then times `--steps` steps of
 random images: a training step (forward, backward, SGD update) and an inference step. The
 paper reports VT-R18 needing 13% fewer MACs than R18 at 224 px; the table shows whether that
-becomes speed here. Prints a table and writes JSON (default outputs/bench/train_throughput.json).
+becomes speed here. Achieved FLOP/s count 2 FLOPs per MAC and a training step as three
+forward passes (the backward pass computes two products per forward one); the peak is
+`bench.peak`'s 3x3 convolution, measured in the same run. Prints a table and writes JSON
+(default outputs/bench/train_throughput.json).
 """
 
 from __future__ import annotations
@@ -25,17 +30,27 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
+from bench.peak import measure_peak  # noqa: E402
 from bench.results import write_result  # noqa: E402
 from models.costs import count_macs  # noqa: E402
 from models.registry import build_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-# (image size, CNN, VT): CIFAR-stem models at 32 px, ImageNet-stem ones at 224 px.
-DEFAULT_CASES = ((32, "resnet18_cifar", "vt_resnet18_cifar"), (224, "resnet18", "vt_resnet18"))
+# SIZE:CNN:VT:BATCH: CIFAR-stem models at 32 px, ImageNet-stem ones at 224 px.
+DEFAULT_CASES = (
+    "32:resnet_tiny:vt_resnet_tiny:128",
+    "32:resnet_tiny:vt_resnet_tiny_prenorm:128",
+    "32:resnet18_cifar:vt_resnet18_cifar:128",
+    "224:resnet18:vt_resnet18:32",
+)
+TRAIN_FORWARDS = 3  # a training step costs about three forward passes (forward + backward)
 
 
-def images_per_second(name: str, size: int, batch: int, steps: int, warmup: int) -> dict:
-    """Timed training and inference steps of one model on random data."""
+def images_per_second(
+    name: str, size: int, batch: int, steps: int, warmup: int, peak_gflops: float
+) -> dict:
+    """Timed training and inference steps of one model on random data, and the fraction of
+    `peak_gflops` they reach."""
     num_classes = 1000 if size == 224 else 10
     keras.utils.set_random_seed(0)
     model = build_model(name, input_shape=(size, size, 3), num_classes=num_classes)
@@ -64,13 +79,20 @@ def images_per_second(name: str, size: int, batch: int, steps: int, warmup: int)
             step().numpy()
         return batch * steps / (time.perf_counter() - start)
 
+    gmacs = count_macs(model) / 1e9
+    train, infer = timed(train_step), timed(infer_step)
+    train_gflops, infer_gflops = 2 * TRAIN_FORWARDS * gmacs * train, 2 * gmacs * infer
     return {
         "model": name,
         "image_size": size,
         "batch": batch,
-        "gmacs": count_macs(model) / 1e9,
-        "train_images_per_s": timed(train_step),
-        "infer_images_per_s": timed(infer_step),
+        "gmacs": gmacs,
+        "train_images_per_s": train,
+        "infer_images_per_s": infer,
+        "train_gflops": train_gflops,
+        "infer_gflops": infer_gflops,
+        "train_of_peak": train_gflops / peak_gflops,
+        "infer_of_peak": infer_gflops / peak_gflops,
     }
 
 
@@ -79,11 +101,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--cases",
         nargs="+",
-        default=[f"{s}:{c}:{v}" for s, c, v in DEFAULT_CASES],
-        metavar="SIZE:CNN:VT",
-        help="image size and the two registered models (default: R18 pairs at 32 and 224)",
+        default=list(DEFAULT_CASES),
+        metavar="SIZE:CNN:VT:BATCH",
+        help="image size, the two registered models and the batch size",
     )
-    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument(
+        "--precision",
+        choices=["float32", "mixed_bfloat16"],
+        default="float32",
+        help="Keras' compute policy for both models (bfloat16 needs AVX512_BF16 or AMX to pay)",
+    )
     parser.add_argument("--steps", type=int, default=5, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     parser.add_argument("--json", default=str(REPO / "outputs" / "bench" / "train_throughput.json"))
@@ -92,11 +119,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    peak = measure_peak()
+    print(f"peak: 3x3 conv {peak['conv3x3_gflops']:.0f} GFLOP/s ({peak['cpu']})")
+    keras.mixed_precision.set_global_policy(args.precision)
     rows, pairs = [], []
     for case in args.cases:
-        size, cnn, vt = case.split(":")
+        size, cnn, vt, batch = case.split(":")
         pair = [
-            images_per_second(name, int(size), args.batch, args.steps, args.warmup)
+            images_per_second(
+                name, int(size), int(batch), args.steps, args.warmup, peak["conv3x3_gflops"]
+            )
             for name in (cnn, vt)
         ]
         rows += pair
@@ -110,11 +142,15 @@ def main(argv: list[str] | None = None) -> int:
                 "infer_speed_ratio": pair[1]["infer_images_per_s"] / pair[0]["infer_images_per_s"],
             }
         )
-    print(f"{'model':<20}{'size':>5}{'GMACs':>9}{'train img/s':>13}{'infer img/s':>13}")
+    print(
+        f"{'model':<24}{'size':>5}{'batch':>6}{'GMACs':>9}{'train img/s':>13}{'of peak':>9}"
+        f"{'infer img/s':>13}{'of peak':>9}"
+    )
     for r in rows:
         print(
-            f"{r['model']:<20}{r['image_size']:>5}{r['gmacs']:>9.3f}"
-            f"{r['train_images_per_s']:>13.1f}{r['infer_images_per_s']:>13.1f}"
+            f"{r['model']:<24}{r['image_size']:>5}{r['batch']:>6}{r['gmacs']:>9.3f}"
+            f"{r['train_images_per_s']:>13.1f}{r['train_of_peak']:>9.2f}"
+            f"{r['infer_images_per_s']:>13.1f}{r['infer_of_peak']:>9.2f}"
         )
     print(f"\n{'VT / CNN':<34}{'MACs':>8}{'train speed':>13}{'infer speed':>13}")
     for p in pairs:
@@ -124,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     machine = {"cpu_count": os.cpu_count(), "platform": platform.platform(), "tf": tf.__version__}
     print()
-    write_result(args.json, {"machine": machine, "rows": rows, "pairs": pairs})
+    result = {"machine": machine, "peak": peak, "precision": args.precision, "rows": rows}
+    write_result(args.json, {**result, "pairs": pairs})
     return 0
 
 
