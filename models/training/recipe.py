@@ -230,7 +230,8 @@ class TrainConfig:
       steps_per_epoch: training steps per epoch; None counts the training records once.
       seed: seeds weights, shuffling and augmentation.
       strategy: tf.distribute strategy: "default", "mirrored", "multi_worker_mirrored", "tpu".
-      mixed_precision: float16 compute on GPUs (ignored without a GPU).
+      mixed_precision: float16 compute on GPUs, bfloat16 on CPUs with bfloat16 instructions
+        (AVX512_BF16 or AMX); float32 elsewhere, with a warning.
       cache_max_mb: the Trainer keeps the parsed training and eval examples in memory (and
         shuffles them there every epoch) when they take at most this many MiB, counted twice
         for the shuffle buffer; larger splits are read from the TFRecords every epoch.

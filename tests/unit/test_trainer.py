@@ -271,3 +271,46 @@ def test_run_fn_without_the_dataset_input_says_how_to_build_the_trainer() -> Non
 
     with pytest.raises(KeyError, match="create_trainer"):
         dataset_class_names(FnArgs())
+
+
+@pytest.mark.parametrize(
+    ("mixed_precision", "has_gpu", "flags", "expected"),
+    [
+        (False, True, {"avx512_bf16"}, "float32"),
+        (True, True, set(), "mixed_float16"),
+        (True, False, {"avx2", "avx512_bf16"}, "mixed_bfloat16"),
+        (True, False, {"amx_bf16"}, "mixed_bfloat16"),
+        (True, False, {"avx2", "avx512f"}, "float32"),
+    ],
+)
+def test_mixed_precision_is_bfloat16_on_a_cpu_with_bfloat16_instructions(
+    mixed_precision, has_gpu, flags, expected
+):
+    from models.training.distribute import precision_policy
+
+    assert precision_policy(mixed_precision, has_gpu, flags) == expected
+
+
+def test_a_vt_with_a_distillation_token_trains_in_bfloat16():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = build_model(
+            "vt_resnet_tiny_prenorm",
+            input_shape=(32, 32, 3),
+            num_classes=CLASSES,
+            distillation_token=True,
+            widths=(4, 8, 8, 8),
+            token_channels=8,
+        )
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.1),
+            loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+        )
+        images = tf.random.stateless_normal([8, 32, 32, 3], seed=[0, 3])
+        labels = tf.one_hot(np.arange(8) % CLASSES, CLASSES)
+        losses = model.fit(images, labels, epochs=2, batch_size=4, verbose=0).history["loss"]
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert np.isfinite(losses).all()
+    assert model.get_layer("vt1").compute_dtype == "bfloat16"
+    assert model.output.dtype == tf.float32  # the heads and their average
