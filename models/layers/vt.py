@@ -32,6 +32,20 @@ def _flatten_pixels(x: tf.Tensor) -> tf.Tensor:
     return tf.reshape(x, [tf.shape(x)[0], -1, x.shape[-1]])
 
 
+def _project(x: tf.Tensor, w: tf.Variable) -> tf.Tensor:
+    """x [B, ..., C] @ w [C, D] -> [B, ..., D], as one 2-D product over all rows.
+
+    Not `x @ w`: with a rank-3 x that is a broadcast batch product, whose weight gradient is a
+    product per example summed over the batch, about twice as slow on CPU (docs/benchmarks.md,
+    "VT training speed").
+    """
+    rows = tf.reshape(x, [-1, x.shape[-1]]) @ w
+    inner = x.shape[1:-1]
+    if None in inner:
+        return tf.reshape(rows, tf.concat([tf.shape(x)[:-1], [w.shape[-1]]], axis=0))
+    return tf.reshape(rows, [-1, *inner, w.shape[-1]])
+
+
 def _layer_norm(enabled: bool, name: str) -> keras.layers.LayerNormalization | None:
     """A LayerNorm over channels (centred, unit-variance features), or None when not enabled."""
     return keras.layers.LayerNormalization(epsilon=1e-5, name=name) if enabled else None
@@ -57,8 +71,8 @@ def _pool_tokens(attention: tf.Tensor, pixels: tf.Tensor, w_v: tf.Variable | Non
 
     Computed as (A^T X_flat) W_V, which is the same product with the cheap L-row side first.
     """
-    tokens = tf.einsum("bnl,bnc->blc", attention, pixels)
-    return tokens if w_v is None else tokens @ w_v
+    tokens = tf.matmul(attention, pixels, transpose_a=True)
+    return tokens if w_v is None else _project(tokens, w_v)
 
 
 def _add_value_projection(
@@ -116,7 +130,7 @@ class FilterTokenizer(keras.layers.Layer):
         return _flatten_pixels(_apply(self.pixel_norm, x))
 
     def _attention(self, pixels: tf.Tensor) -> tf.Tensor:
-        return tf.nn.softmax(pixels @ self.w_a, axis=1)
+        return tf.nn.softmax(_project(pixels, self.w_a), axis=1)
 
     def get_config(self) -> dict:
         return {
@@ -173,8 +187,8 @@ class RecurrentTokenizer(keras.layers.Layer):
         return _flatten_pixels(_apply(self.pixel_norm, x))
 
     def _attention(self, pixels: tf.Tensor, tokens: tf.Tensor) -> tf.Tensor:
-        w_r = _apply(self.token_norm, tokens) @ self.w_tr  # [B, L, C]: a filter per token.
-        logits = tf.einsum("bnc,blc->bnl", pixels, w_r)
+        w_r = _project(_apply(self.token_norm, tokens), self.w_tr)  # [B, L, C]: a filter each
+        logits = tf.matmul(pixels, w_r, transpose_b=True)
         return tf.nn.softmax(logits / math.sqrt(pixels.shape[-1]), axis=1)
 
     def get_config(self) -> dict:
@@ -249,31 +263,37 @@ class TokenTransformer(keras.layers.Layer):
 
     def attention(self, tokens: tf.Tensor) -> tf.Tensor:
         """softmax_L((T K)(T Q)^T / sqrt(d)): T [B, L, C] -> [B, heads, L, L], rows sum to 1."""
-        return self._attention(_apply(self.attention_norm, tokens))
+        attention = self._attention(_apply(self.attention_norm, tokens))
+        return attention if self.num_heads > 1 else attention[:, tf.newaxis]
 
     def call(self, tokens: tf.Tensor) -> tf.Tensor:
         normed = _apply(self.attention_norm, tokens)
-        values = normed if self.w_v is None else normed @ self.w_v
+        values = normed if self.w_v is None else _project(normed, self.w_v)
         mixed = self._merge_heads(self._attention(normed) @ self._split_heads(values))
         if self.w_o is not None:
-            mixed = mixed @ self.w_o
+            mixed = _project(mixed, self.w_o)
         tokens = tokens + self.attention_branch(mixed)
-        hidden = tf.nn.relu(_apply(self.ffn_norm, tokens) @ self.w_f1)
-        return tokens + self.ffn_branch(hidden @ self.w_f2)
+        hidden = tf.nn.relu(_project(_apply(self.ffn_norm, tokens), self.w_f1))
+        return tokens + self.ffn_branch(_project(hidden, self.w_f2))
 
     def _attention(self, tokens: tf.Tensor) -> tf.Tensor:
-        keys = self._split_heads(tokens @ self.w_k)
-        queries = self._split_heads(tokens @ self.w_q)
-        logits = tf.einsum("bhid,bhjd->bhij", keys, queries)
+        keys = self._split_heads(_project(tokens, self.w_k))
+        queries = self._split_heads(_project(tokens, self.w_q))
+        logits = tf.matmul(keys, queries, transpose_b=True)
         return tf.nn.softmax(logits / math.sqrt(keys.shape[-1]), axis=-1)
 
     def _split_heads(self, x: tf.Tensor) -> tf.Tensor:
-        """[B, L, D] -> [B, heads, L, D / heads]."""
+        """[B, L, D] -> [B, heads, L, D / heads]; unchanged with one head (no head axis, so no
+        reshape and transpose per product)."""
+        if self.num_heads == 1:
+            return x
         x = tf.reshape(x, [tf.shape(x)[0], -1, self.num_heads, x.shape[-1] // self.num_heads])
         return tf.transpose(x, [0, 2, 1, 3])
 
     def _merge_heads(self, x: tf.Tensor) -> tf.Tensor:
-        """[B, heads, L, D / heads] -> [B, L, D]."""
+        """[B, heads, L, D / heads] -> [B, L, D]; unchanged with one head."""
+        if self.num_heads == 1:
+            return x
         x = tf.transpose(x, [0, 2, 1, 3])
         return tf.reshape(x, [tf.shape(x)[0], -1, self.num_heads * x.shape[-1]])
 
@@ -342,13 +362,13 @@ class Projector(keras.layers.Layer):
     def call(self, inputs: list[tf.Tensor]) -> tf.Tensor:
         x, tokens = inputs
         tokens = _apply(self.token_norm, tokens)
-        update = self._attention(x, tokens) @ (tokens @ self.w_v)  # [B, HW, C]
+        update = self._attention(x, tokens) @ _project(tokens, self.w_v)  # [B, HW, C]
         return x + self.branch(tf.reshape(update, tf.shape(x)))
 
     def _attention(self, x: tf.Tensor, tokens: tf.Tensor) -> tf.Tensor:
-        queries = _flatten_pixels(_apply(self.pixel_norm, x)) @ self.w_q  # [B, HW, D]
-        keys = tokens @ self.w_k  # [B, L, D]
-        logits = tf.einsum("bnd,bld->bnl", queries, keys)
+        queries = _project(_flatten_pixels(_apply(self.pixel_norm, x)), self.w_q)  # [B, HW, D]
+        keys = _project(tokens, self.w_k)  # [B, L, D]
+        logits = tf.matmul(queries, keys, transpose_b=True)
         return tf.nn.softmax(logits / math.sqrt(self.w_q.shape[-1]), axis=-1)
 
     def get_config(self) -> dict:
