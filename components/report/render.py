@@ -170,8 +170,16 @@ def _save(figure: plt.Figure, output_dir: str, name: str) -> str:
     return name
 
 
+# The validation accuracy of each head of a VT with a distillation token, beside its answer's.
+HEAD_CURVES = (
+    ("val_class_accuracy", ":", "class head"),
+    ("val_distillation_accuracy", "-.", "distillation head"),
+)
+
+
 def plot_curves(runs: list[ModelRun], histories: list[list[dict]], output_dir: str) -> str | None:
-    """Training and validation loss and accuracy per epoch, both models on the same axes."""
+    """Training and validation loss and accuracy per epoch, both models on the same axes (and
+    a distilled VT's two heads alone, on validation)."""
     if not any(histories):
         return None
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -184,6 +192,11 @@ def plot_curves(runs: list[ModelRun], histories: list[list[dict]], output_dir: s
                     split = "validation" if prefix else "training"
                     label = f"{run.name} {split}"
                     ax.plot(epochs, values, style, color=colour, label=label, marker=".")
+        for key, style, head in HEAD_CURVES:
+            values = [row.get(key) for row in history]
+            if epochs and None not in values:
+                label = f"{run.name} {head} validation"
+                axes[1].plot(epochs, values, style, color=colour, label=label)
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")

@@ -50,6 +50,28 @@ def test_learning_curves_are_one_png_and_absent_without_history(tmp_path):
     assert plot_curves(RUNS, [[], []], str(tmp_path / "none")) is None
 
 
+def test_a_distilled_vts_heads_are_drawn_beside_its_answer(tmp_path, monkeypatch):
+    from components.report import render
+
+    drawn = {}
+    save = render._save
+
+    def keep_labels(figure, output_dir, name):
+        drawn[name] = [line.get_label() for ax in figure.axes for line in ax.get_lines()]
+        return save(figure, output_dir, name)
+
+    monkeypatch.setattr(render, "_save", keep_labels)
+    heads = [
+        {**row, "val_class_accuracy": 0.3, "val_distillation_accuracy": 0.4}
+        for row in history(3, 2.0)
+    ]
+    plot_curves(RUNS, [heads, history(3, 1.5)], str(tmp_path))
+    labels = drawn["curves.png"]
+    assert "vt_resnet_tiny class head validation" in labels
+    assert "vt_resnet_tiny distillation head validation" in labels
+    assert not [label for label in labels if label.startswith("resnet_tiny") and "head" in label]
+
+
 def test_image_grid_draws_the_chosen_images_or_nothing(tmp_path):
     images = [encode(np.full((8, 8, 3), c, dtype=np.uint8)) for c in (0, 100, 200)]
     name = plot_image_grid(images, np.array([0, 2]), ["a", "b"], str(tmp_path), "grid.png")
