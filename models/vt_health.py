@@ -63,6 +63,17 @@ def attention_entropy(attention: tf.Tensor) -> float:
     return float(tf.reduce_mean(entropy) / math.log(attention.shape[1]))
 
 
+def mixing_entropy(attention: tf.Tensor) -> float:
+    """Entropy of each token's attention over the tokens, as a fraction of log(L).
+
+    attention [B, heads, L, L], rows summing to 1. Near 0 every token reads one token alone:
+    the attention has saturated, and when they all read the same one the tokens collapse
+    into it.
+    """
+    entropy = -tf.reduce_sum(attention * tf.math.log(attention + 1e-12), axis=-1)
+    return float(tf.reduce_mean(entropy) / math.log(attention.shape[-1]))
+
+
 def rms(x: tf.Tensor) -> float:
     """Root mean square of all entries."""
     return float(tf.sqrt(tf.reduce_mean(tf.square(tf.cast(x, tf.float32)))))
@@ -72,7 +83,8 @@ def vt_health(model: keras.Model, images: tf.Tensor, training: bool = False) -> 
     """Health numbers of every VT module of `model` on `images`, keyed "vt<i>_<metric>".
 
     Per module i: token_cosine (of the module's output tokens; the last module's are what the
-    head reads), attention_entropy (its tokenizer's), rms (of the feature map it reads),
+    head reads), attention_entropy (its tokenizer's), mixing_entropy (its transformer's
+    attention over the tokens), rms (of the feature map it reads),
     token_update (RMS of the transformer's change to the tokens / RMS of its input tokens) and,
     when it has a projector, map_update (RMS of the projector's change to the feature map /
     RMS of the map). Empty for a model without VT modules. `training` as in
@@ -82,6 +94,7 @@ def vt_health(model: keras.Model, images: tf.Tensor, training: bool = False) -> 
     for i, steps in enumerate(trace_vt_modules(model, images, training), start=1):
         health[f"vt{i}_token_cosine"] = token_cosine(steps["tokens"])
         health[f"vt{i}_attention_entropy"] = attention_entropy(steps["tokenizer_attention"])
+        health[f"vt{i}_mixing_entropy"] = mixing_entropy(steps["transformer_attention"])
         health[f"vt{i}_rms"] = rms(steps["x_in"])
         token_change = steps["tokens"] - steps["tokens_in"]
         health[f"vt{i}_token_update"] = rms(token_change) / rms(steps["tokens_in"])

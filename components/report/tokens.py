@@ -28,6 +28,7 @@ TOKEN_IMAGES = 4  # eval images the maps are drawn for
 HEALTH_METRICS = {
     "token_cosine": "mean pairwise cosine of the tokens (1 = all alike)",
     "attention_entropy": "tokenizer attention entropy / log(pixels) (1 = uniform pool)",
+    "mixing_entropy": "transformer attention entropy / log(tokens) (0 = each reads one token)",
 }
 
 

@@ -527,8 +527,10 @@ class VTModule(keras.layers.Layer):
         """The module's intermediate tensors in inference mode, for health metrics and figures.
 
         Keys: "x_in" [B, H, W, C]; "tokenizer_attention" [B, HW, L] (which pixels each token
-        pools); "tokens_in" [B, L, Ct] (the tokenizer's tokens); "tokens" [B, L, Ct] (the
-        transformer's visual tokens, without a distillation token); "x_out"; and with a
+        pools); "tokens_in" [B, L, Ct] (the tokenizer's tokens); "transformer_attention"
+        [B, heads, L', L'] (which tokens each token reads; L' counts a distillation token);
+        "tokens" [B, L, Ct] (the transformer's visual tokens, without a distillation token);
+        "x_out"; and with a
         projector "projector_attention" [B, HW, L] (which tokens each pixel reads).
         """
         x, tokenizer_inputs, carried = self._split_inputs(inputs)
@@ -538,6 +540,7 @@ class VTModule(keras.layers.Layer):
             "x_in": x,
             "tokenizer_attention": self.tokenizer.attention(tokenizer_inputs),
             "tokens_in": tokens_in,
+            "transformer_attention": self.transformer.attention(self._join(tokens_in, carried)),
             "tokens": tokens,
             "x_out": x,
         }

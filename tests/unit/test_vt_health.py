@@ -14,7 +14,7 @@ import tf_keras as keras
 
 from components.image_example_gen import safe_pickle
 from models.registry import build_model
-from models.vt_health import attention_entropy, token_cosine, vt_health
+from models.vt_health import attention_entropy, mixing_entropy, token_cosine, vt_health
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data/cifar10-sample/cifar-10-batches-py"
 NUM_CLASSES = 10
@@ -51,6 +51,12 @@ def test_attention_entropy_is_one_for_a_uniform_pool_and_zero_for_one_pixel():
     assert attention_entropy(uniform) == pytest.approx(1.0)
     one_pixel = tf.one_hot([[0, 5, 9]], 16, axis=1)
     assert attention_entropy(one_pixel) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_mixing_entropy_is_one_for_uniform_mixing_and_zero_for_one_token():
+    assert mixing_entropy(tf.fill([2, 1, 4, 4], 0.25)) == pytest.approx(1.0)
+    one_token = tf.one_hot(tf.zeros([2, 1, 4], tf.int32), 4)
+    assert mixing_entropy(one_token) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_a_cnn_has_no_vt_health():
