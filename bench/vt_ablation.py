@@ -55,6 +55,7 @@ VARIANTS: dict[str, tuple] = {
     "stable+8tokens": ("vt_resnet_tiny", {**_STABLE, "num_tokens": 8, "token_channels": 224}),
     "cnn+decay": ("resnet_tiny", {}, _DECAY),
     "stable+decay": ("vt_resnet_tiny", _STABLE, _DECAY),
+    "stable+qk_norm": ("vt_resnet_tiny", {**_STABLE, "qk_norm": True}),
 }
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571}  # Student t, two-sided 95%
 

@@ -36,6 +36,7 @@ def build_vt_resnet(
     gain_init: float | None = None,
     vt_dropout: float = 0.0,
     zero_head: bool = False,
+    qk_norm: bool = False,
     distillation_token: bool = False,
     survival_prob: float = 1.0,
     dropout: float = 0.0,
@@ -61,7 +62,8 @@ def build_vt_resnet(
     tokenizer_norm and vt_norm are `VTModule`'s tokenizer_norm and norm, and vt_norm also
     LayerNorms the last tokens before the head; gain_init and vt_dropout are the modules'
     residual-branch gain and dropout; zero_head starts the classifier at zero, so the initial
-    loss is ln(num_classes); distillation_token adds DeiT's distillation token (`VTModule`)
+    loss is ln(num_classes); qk_norm LayerNorms the transformers' keys and queries (`VTModule`);
+    distillation_token adds DeiT's distillation token (`VTModule`)
     and its own linear head "distillation_logits" beside the class head "logits" (both read
     by `distillation_heads`), and the model answers with their averaged probabilities.
     """
@@ -97,6 +99,7 @@ def build_vt_resnet(
             gain_init=gain_init,
             dropout=vt_dropout,
             survival_prob=survival_prob,
+            qk_norm=qk_norm,
             distillation_token=distillation_token,
             name=f"vt{i + 1}",
         )

@@ -212,6 +212,10 @@ class TokenTransformer(keras.layers.Layer):
         ffn_channels: width of F1 [C, ffn_channels]. Defaults to C (paper).
         norm: pre-norm (not in the paper): each equation reads LN(T) in place of T on the
             right-hand side; the residual stream T itself is not normalised.
+        qk_norm: LayerNorm each head's keys T K and queries T Q before their product (not in
+            the paper; Dehghani et al. 2023), which bounds the attention logits: without it
+            K and Q can grow until every token attends to one token alone, and the tokens
+            collapse into it (docs/models.md, "VT variants for small data").
         gain_init, dropout, survival_prob: of both residual branches (`ResidualBranch`).
 
     Input: tokens T_in [B, L, C].
@@ -227,6 +231,7 @@ class TokenTransformer(keras.layers.Layer):
         gain_init: float | None = None,
         dropout: float = 0.0,
         survival_prob: float = 1.0,
+        qk_norm: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -234,7 +239,10 @@ class TokenTransformer(keras.layers.Layer):
         self.key_channels = key_channels
         self.ffn_channels = ffn_channels
         self.norm = norm
+        self.qk_norm = qk_norm
         self.branch_options = _branch_options(gain_init, dropout, survival_prob)
+        self.key_norm = _layer_norm(qk_norm, "key_norm")
+        self.query_norm = _layer_norm(qk_norm, "query_norm")
         self.attention_norm = _layer_norm(norm, "attention_norm")
         self.ffn_norm = _layer_norm(norm, "ffn_norm")
         self.attention_branch = ResidualBranch(**self.branch_options, name="attention_branch")
@@ -259,6 +267,8 @@ class TokenTransformer(keras.layers.Layer):
         self.w_f2 = self.add_weight(name="w_f2", shape=(ffn_channels, channels))
         for layer in (self.attention_norm, self.ffn_norm, self.attention_branch, self.ffn_branch):
             _build(layer, input_shape)
+        for layer in (self.key_norm, self.query_norm):  # over one head's channels
+            _build(layer, (*input_shape[:-1], key_channels // self.num_heads))
         super().build(input_shape)
 
     def attention(self, tokens: tf.Tensor) -> tf.Tensor:
@@ -277,8 +287,8 @@ class TokenTransformer(keras.layers.Layer):
         return tokens + self.ffn_branch(_project(hidden, self.w_f2))
 
     def _attention(self, tokens: tf.Tensor) -> tf.Tensor:
-        keys = self._split_heads(_project(tokens, self.w_k))
-        queries = self._split_heads(_project(tokens, self.w_q))
+        keys = _apply(self.key_norm, self._split_heads(_project(tokens, self.w_k)))
+        queries = _apply(self.query_norm, self._split_heads(_project(tokens, self.w_q)))
         logits = tf.matmul(keys, queries, transpose_b=True)
         return tf.nn.softmax(logits / math.sqrt(keys.shape[-1]), axis=-1)
 
@@ -305,6 +315,7 @@ class TokenTransformer(keras.layers.Layer):
             "ffn_channels": self.ffn_channels,
             "norm": self.norm,
             **self.branch_options,
+            "qk_norm": self.qk_norm,
         }
 
 
@@ -438,6 +449,8 @@ class VTModule(keras.layers.Layer):
         norm: pre-norm in the transformer and projector (not in the paper).
         gain_init, dropout, survival_prob: of every residual branch of the transformer and
             projector (`ResidualBranch`; the defaults are the paper's plain residuals).
+        qk_norm: LayerNorm the transformer's keys and queries (`TokenTransformer`; not in
+            the paper).
         distillation_token: carry a distillation token (not in the paper): it joins the
             tokenizer's L tokens in the transformer, and is the last of the module's output
             tokens. The first module adds it (`DistillationToken`); a recurrent module takes
@@ -463,6 +476,7 @@ class VTModule(keras.layers.Layer):
         gain_init: float | None = None,
         dropout: float = 0.0,
         survival_prob: float = 1.0,
+        qk_norm: bool = False,
         distillation_token: bool = False,
         **kwargs,
     ):
@@ -478,6 +492,7 @@ class VTModule(keras.layers.Layer):
         self.tokenizer_norm = tokenizer_norm
         self.norm = norm
         self.branch_options = _branch_options(gain_init, dropout, survival_prob)
+        self.qk_norm = qk_norm
         self.distillation_token = distillation_token
         # The first module's token; recurrent modules carry it in T_in.
         self.new_token = None
@@ -490,7 +505,13 @@ class VTModule(keras.layers.Layer):
                 num_tokens, token_channels, tokenizer_norm, name="tokenizer"
             )
         self.transformer = TokenTransformer(
-            num_heads, key_channels, ffn_channels, norm, **self.branch_options, name="transformer"
+            num_heads,
+            key_channels,
+            ffn_channels,
+            norm,
+            **self.branch_options,
+            qk_norm=qk_norm,
+            name="transformer",
         )
         self.projector = None
         if project:
@@ -582,5 +603,6 @@ class VTModule(keras.layers.Layer):
             "tokenizer_norm": self.tokenizer_norm,
             "norm": self.norm,
             **self.branch_options,
+            "qk_norm": self.qk_norm,
             "distillation_token": self.distillation_token,
         }

@@ -140,6 +140,10 @@ LAYER_CASES = {
         lambda: VTModule(recurrent=True, survival_prob=0.8, **SMALL_DATA),
         "x_tokens",
     ),
+    "token_transformer_qk_norm": (
+        lambda: TokenTransformer(num_heads=2, key_channels=8, norm=True, qk_norm=True),
+        "tokens",
+    ),
     "vt_module_distillation_token": (
         lambda: VTModule(num_tokens=L, token_channels=CT, distillation_token=True),
         "x",
@@ -216,3 +220,19 @@ def test_a_recurrent_module_carries_the_token_without_tokenizing_with_it(x, toke
     np.testing.assert_array_equal(first["tokenizer_attention"], second["tokenizer_attention"])
     assert not np.allclose(t_out[:, -1], t_other[:, -1])
     assert not [w for w in module.weights if "distillation_token" in w.name]
+
+
+@pytest.mark.parametrize("num_heads", [1, 2])
+def test_qk_norm_bounds_the_attention_whatever_the_scale_of_keys_and_queries(tokens, num_heads):
+    """Without it, keys and queries that grow saturate the attention (each token reads one
+    token); with it, scaling W_K and W_Q changes nothing."""
+    plain = TokenTransformer(num_heads=num_heads, key_channels=8)
+    normed = TokenTransformer(num_heads=num_heads, key_channels=8, qk_norm=True)
+    plain(tokens), normed(tokens)
+    normed.set_weights([*plain.get_weights(), *normed.get_weights()[len(plain.weights) :]])
+    before = normed.attention(tokens)
+    for layer in (plain, normed):
+        layer.w_k.assign(layer.w_k * 1000.0)
+        layer.w_q.assign(layer.w_q * 1000.0)
+    np.testing.assert_allclose(normed.attention(tokens), before, atol=1e-4)  # LN epsilon
+    assert float(tf.reduce_min(tf.reduce_max(plain.attention(tokens), axis=-1))) > 0.99
