@@ -75,7 +75,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--name", help="pipeline name (separates runs under --output-root)")
     group.add_argument(
         "--candidate",
-        help=f"candidate model, one of: {', '.join(list_models())} (default vt_resnet_tiny)",
+        help=f"candidate model, one of: {', '.join(list_models())} "
+        "(default vt_resnet_tiny_prenorm)",
     )
     group.add_argument("--baseline", help="baseline model, as --candidate (default resnet_tiny)")
     group.add_argument("--epochs", type=int, help="training epochs for both models")

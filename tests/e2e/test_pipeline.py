@@ -59,6 +59,7 @@ REPORT_SECTIONS = (
     *("calibration", "misclassified", "slices"),
 )
 NAME = PRESETS["smoke"]().name
+CANDIDATE = PRESETS["smoke"]().candidate.name
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,7 @@ def test_every_component_runs_and_mlmd_records_it(workspace, first_run):
 def test_mlmd_says_what_was_trained_and_why_it_was_pushed(workspace, first_run):
     model = latest_outputs(store(workspace), NAME, "CandidateTrainer")["model"]
     properties = model.custom_properties
-    assert properties["model_name"].string_value == "vt_resnet_tiny"
+    assert properties["model_name"].string_value == CANDIDATE
     assert properties["params"].int_value > 100_000 and properties["macs"].int_value > 10**6
     assert json.loads(properties["recipe"].string_value)["batch_size"] == 16  # the smoke preset
 
@@ -143,7 +144,7 @@ def test_exactly_one_model_is_pushed_and_it_classifies_raw_image_bytes(workspace
     [version] = pushed_versions(workspace)
     assert version.name == "1", "the serving dir numbers versions 1, 2, 3, ..."
     decision = pushed_decision(version)
-    assert decision["winner"]["model"] in ("vt_resnet_tiny", "resnet_tiny")
+    assert decision["winner"]["model"] in (CANDIDATE, "resnet_tiny")
     assert decision["winner"]["accuracy"] >= decision["min_accuracy"]
 
     model = tf.saved_model.load(str(version))
@@ -174,7 +175,7 @@ def check_report(folder: Path) -> str:
 def test_report_artifact_shows_every_section(workspace, first_run):
     report = Path(latest_outputs(store(workspace), NAME, "RunReport")["report"].uri)
     page = check_report(report)
-    assert "vt_resnet_tiny" in page and "resnet_tiny" in page
+    assert CANDIDATE in page and "resnet_tiny" in page
     assert "brightness_bucket:0" in page and "label_name:cat" in page
     assert "expected_calibration_error" in page and "<th>F1</th>" in page
     # Provenance from the run's ML Metadata, and the slice gaps' intervals and marks.
@@ -254,7 +255,7 @@ def test_evaluate_command_scores_the_held_out_test_batch_with_an_interval(
 
     out = capsys.readouterr().out
     assert "top-1 accuracy on the test split (40 examples)" in out  # the test batch
-    assert re.search(r"candidate +vt_resnet_tiny +[01]\.\d{4}  \(95% CI [01]\.\d{4}-", out), out
+    assert re.search(rf"candidate +{CANDIDATE} +[01]\.\d{{4}}  \(95% CI [01]\.\d{{4}}-", out), out
     assert pipeline_runner.main(["evaluate", *flags, "--split=val"]) == 2
     assert "have no 'val' split (they have eval, test, train)" in capsys.readouterr().err
 

@@ -36,7 +36,7 @@ CASES = {
     "a model option its builder lacks": (
         _cifar,
         ['--set=candidate.overrides={"num_wings": 2}'],
-        "candidate vt_resnet_tiny cannot be built for 32x32 images and 10 classes",
+        "candidate vt_resnet_tiny_prenorm cannot be built for 32x32 images and 10 classes",
     ),
 }
 
