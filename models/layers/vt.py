@@ -551,17 +551,18 @@ class VTModule(keras.layers.Layer):
         pools); "tokens_in" [B, L, Ct] (the tokenizer's tokens); "transformer_attention"
         [B, heads, L', L'] (which tokens each token reads; L' counts a distillation token);
         "tokens" [B, L, Ct] (the transformer's visual tokens, without a distillation token);
-        "x_out"; and with a
-        projector "projector_attention" [B, HW, L] (which tokens each pixel reads).
+        "x_out"; and with a projector "projector_attention" [B, HW, L] (which tokens each
+        pixel reads).
         """
         x, tokenizer_inputs, carried = self._split_inputs(inputs)
         tokens_in = self.tokenizer(tokenizer_inputs, training=False)
-        tokens = self._visual(self.transformer(self._join(tokens_in, carried), training=False))
+        transformer_in = self._join(tokens_in, carried)
+        tokens = self._visual(self.transformer(transformer_in, training=False))
         steps = {
             "x_in": x,
             "tokenizer_attention": self.tokenizer.attention(tokenizer_inputs),
             "tokens_in": tokens_in,
-            "transformer_attention": self.transformer.attention(self._join(tokens_in, carried)),
+            "transformer_attention": self.transformer.attention(transformer_in),
             "tokens": tokens,
             "x_out": x,
         }
