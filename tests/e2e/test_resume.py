@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 
+from pipeline.config import PRESETS
 from pipeline.outputs import latest_outputs, open_store
 from tests.fixtures.cifar import write_cifar10_python
 
@@ -76,7 +77,8 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
         timeout=TIMEOUT_SECONDS,
     )
     assert second.returncode == 0, second.stderr[-3000:]
-    assert "[vt_resnet_tiny] resuming after epoch" in second.stderr
+    candidate = PRESETS["smoke"]().candidate.name
+    assert f"[{candidate}] resuming after epoch" in second.stderr
     assert not list(checkpoints.glob("*/ckpt-*")), "checkpoints are removed once training ends"
 
     store = open_store(str(output_root / "metadata" / NAME / "metadata.db"))
