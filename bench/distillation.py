@@ -25,16 +25,12 @@ from bench import accuracy
 from bench.results import RESULTS_DIR
 
 DISTILLED = ["candidate.teacher=baseline"]
+TOKEN = [*DISTILLED, "train.distillation.token=true", "train.distillation.weight=0.5"]  # DeiT's
 METHODS = {
     "none": [],
     "logits": DISTILLED,  # the paper's: 0.8 KL on the logits + 0.2 cross-entropy
-    "token": [*DISTILLED, "train.distillation.token=true", "train.distillation.weight=0.5"],
-    "token_hard": [
-        *DISTILLED,
-        "train.distillation.token=true",
-        "train.distillation.weight=0.5",
-        "train.distillation.hard=true",
-    ],
+    "token": TOKEN,
+    "token_hard": [*TOKEN, "train.distillation.hard=true"],
 }
 
 
